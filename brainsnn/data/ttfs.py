@@ -1,0 +1,60 @@
+"""Time-to-first-spike (TTFS) encoding of intensities.
+
+All times are in units of the sample duration T: a spike time lies in [0, 1), and the time
+1.0 (= T) means "silent", i.e. the input neuron does not fire during the sample.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from brainsnn.errors import ConfigError, DataError
+
+#: Tolerance added before flooring t * steps, so that k / steps maps back to step k.
+_GRID_EPS = 1e-9
+
+
+def _check_steps(steps: int) -> None:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+
+
+def ttfs_encode(images: np.ndarray, max_value: float) -> np.ndarray:
+    """Encode intensities as spike times: t = 1 - x / max_value, in units of T.
+
+    ``images`` has samples on its first axis; each sample is flattened, so the result is
+    float64 of shape (n, D). A pixel x in (0, max_value] fires at t in [0, 1) (brightest
+    first); x <= 0 gives t = 1.0, meaning silent. x > max_value or NaN raises DataError.
+    """
+    if not max_value > 0:
+        raise ConfigError(f"max_value must be > 0, got {max_value!r}")
+    x = np.asarray(images, dtype=np.float64)
+    x = x.reshape(len(x), -1)
+    if np.isnan(x).any():
+        raise DataError("cannot TTFS-encode images containing NaN")
+    if x.size and x.max() > max_value:
+        raise DataError(f"image intensity {x.max()} exceeds max_value {max_value}")
+    return np.where(x > 0, 1.0 - x / max_value, 1.0)
+
+
+def quantise_times(times: np.ndarray, steps: int) -> np.ndarray:
+    """Map spike times (units of T) to integer grid steps of width T / steps.
+
+    t in [0, 1) -> k = floor(t * steps + 1e-9), at most steps - 1; t >= 1 -> ``steps``,
+    meaning silent. Returns int64 of the same shape. Negative or NaN times raise DataError.
+    """
+    _check_steps(steps)
+    t = np.asarray(times, dtype=np.float64)
+    if np.isnan(t).any() or (t < 0).any():
+        raise DataError("spike times must be >= 0 (units of the sample duration T)")
+    k = np.minimum(np.floor(t * steps + _GRID_EPS), steps - 1).astype(np.int64)
+    return np.where(t >= 1.0, steps, k)
+
+
+def grid_times(step_indices: np.ndarray, steps: int) -> np.ndarray:
+    """Map grid steps back to times k / steps in units of T; k >= steps (silent) -> 1.0."""
+    _check_steps(steps)
+    k = np.asarray(step_indices)
+    if (k < 0).any():
+        raise DataError("grid step indices must be >= 0")
+    return np.minimum(k, steps).astype(np.float64) / steps

@@ -1,0 +1,1 @@
+"""Build readout networks from model files and run them chunk by chunk on a Brian2 device."""

@@ -1,0 +1,220 @@
+"""Run one chunk of samples on a Brian2 device, handing state in and out between chunks.
+
+``runtime`` rebuilds the (uncompiled) network for every chunk; ``cpp_standalone`` and
+``cuda_standalone`` compile once per layout and feed each chunk through ``device.run(run_args=...)``.
+Either way a chunk starts at t = 0 with the state handed in, so all devices share one code path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import brian2 as b2
+import numpy as np
+
+from brainsnn.engine.layout import ReadoutLayout
+from brainsnn.engine.network import ReadoutNetwork, build_network
+from brainsnn.errors import BrainsnnError
+from brainsnn.modellib import ComposedGroup
+
+DEVICES = {"runtime": "runtime", "cpp": "cpp_standalone", "cpp_standalone": "cpp_standalone",
+           "cuda": "cuda_standalone", "cuda_standalone": "cuda_standalone"}
+
+
+@dataclass
+class ChunkInput:
+    """One chunk of samples: input spike steps (n, D) (n_input_steps = silent) and labels (n,).
+
+    Padding samples (to fill the fixed chunk size) have label -1 and never learn.
+    """
+
+    input_steps: np.ndarray
+    labels: np.ndarray
+    n_valid: int
+
+
+@dataclass
+class ChunkResult:
+    """Per-sample records of the valid samples of a chunk, and the state after it."""
+
+    prediction: np.ndarray  # (n,) predicted class
+    first_spike_time: np.ndarray | None  # (n, N) units of T, 1 = silent
+    potential: np.ndarray | None  # (n, N) at firing time, or final if silent
+    state: dict[str, np.ndarray]
+
+
+def per_sample(monitor: b2.EventMonitor, variable: str, layout: ReadoutLayout,
+               n_valid: int, width: int) -> np.ndarray:
+    """Reshape an EventMonitor's records into (n_valid, width), ordered by sample then neuron."""
+    steps = np.round(np.asarray(monitor.t_[:]) / float(monitor.clock.dt_)).astype(np.int64)
+    sample = steps // layout.steps_per_sample
+    neuron = np.asarray(monitor.i[:])
+    values = np.asarray(getattr(monitor, variable)[:], dtype=float)
+    order = np.lexsort((neuron, sample))
+    table = values[order].reshape(-1, width)
+    if table.shape[0] < n_valid:
+        raise BrainsnnError(f"internal error: {table.shape[0]} records for {n_valid} samples")
+    return table[:n_valid]
+
+
+class Backend:
+    """Common logic: put values into the network, read records and state back."""
+
+    name = "base"
+
+    def __init__(self, layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> None:
+        self.layout = layout
+        self.composed = composed
+
+    def state_variables(self, net: ReadoutNetwork) -> list[tuple[str, str]]:
+        """(role, variable) of every persistent state variable."""
+        return [(role, name) for name, role in net.persistent_owner.items()]
+
+    def _read(self, net: ReadoutNetwork, chunk: ChunkInput, record_outputs: bool) -> ChunkResult:
+        layout = self.layout
+        prediction = per_sample(net.monitors["layer"], "prediction", layout, chunk.n_valid, 1)[:, 0]
+        tspike = potential = None
+        if record_outputs:
+            mon = net.monitors["outputs"]
+            tspike = per_sample(mon, "tspike", layout, chunk.n_valid, layout.n_outputs)
+            potential = per_sample(mon, "v", layout, chunk.n_valid, layout.n_outputs)
+        state = {name: np.array(getattr(net.groups[role], name)[:])
+                 for role, name in self.state_variables(net)}
+        return ChunkResult(prediction.astype(np.int64), tspike, potential, state)
+
+    def run_chunk(self, chunk: ChunkInput, state: dict[str, np.ndarray],
+                  parameters: dict[str, float], learning: bool,
+                  record_outputs: bool) -> ChunkResult:
+        """Simulate one chunk and return its records and the final state."""
+        raise NotImplementedError
+
+
+class RuntimeBackend(Backend):
+    """Brian2 runtime mode (NumPy code generation): for debugging and cross-device checks."""
+
+    name = "runtime"
+
+    def run_chunk(self, chunk: ChunkInput, state: dict[str, np.ndarray],
+                  parameters: dict[str, float], learning: bool,
+                  record_outputs: bool) -> ChunkResult:
+        b2.prefs.codegen.target = "numpy"
+        net = build_network(self.layout, self.composed)
+        net.input_steps.values[:] = chunk.input_steps
+        net.sample_labels.values[:] = chunk.labels
+        for name, value in parameters.items():
+            setattr(net.groups[net.parameter_owner[name]], name, value)
+        for role, name in self.state_variables(net):
+            setattr(net.groups[role], name, state[name])
+        for role in ("inputs", "outputs", "layer"):
+            net.groups[role].learning = float(learning)
+        net.groups["outputs"].record_outputs = float(record_outputs)
+        net.network.run(self.layout.chunk_size * net.namespace["sample_window"],
+                        namespace=net.namespace)
+        return self._read(net, chunk, record_outputs)
+
+
+class StandaloneBackend(Backend):
+    """Compiled C++ (or CUDA) build, reused for every chunk through ``run_args``."""
+
+    def __init__(self, layout: ReadoutLayout, composed: dict[str, ComposedGroup],
+                 device: str, build_root: Path, threads: int = 0) -> None:
+        super().__init__(layout, composed)
+        self.name = device
+        self.directory = Path(build_root) / f"{device}-{layout.key()}"
+        select_device(device, self.directory, threads)
+        self.net = build_network(layout, composed)
+        self.net.network.run(layout.chunk_size * self.net.namespace["sample_window"],
+                             namespace=self.net.namespace)
+        if device == "cuda_standalone":
+            patch_cuda_cpp_standard()
+        try:
+            b2.device.build(directory=str(self.directory), compile=True, run=False)
+        except Exception as exc:  # compiler missing or failed: say so in one line
+            raise BrainsnnError(f"building the {device} project in {self.directory} failed: "
+                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                                " (run 'brainsnn doctor' to check the compiler)") from exc
+
+    def run_chunk(self, chunk: ChunkInput, state: dict[str, np.ndarray],
+                  parameters: dict[str, float], learning: bool,
+                  record_outputs: bool) -> ChunkResult:
+        net = self.net
+        run_args: dict = {net.input_steps: chunk.input_steps.astype(np.float64),
+                          net.sample_labels: chunk.labels.astype(np.float64)}
+        for name, value in parameters.items():
+            run_args[getattr(net.groups[net.parameter_owner[name]], name)] = float(value)
+        for role, name in self.state_variables(net):
+            run_args[getattr(net.groups[role], name)] = np.asarray(state[name], dtype=np.float64)
+        for role in ("inputs", "outputs", "layer"):
+            run_args[net.groups[role].learning] = float(learning)
+        run_args[net.groups["outputs"].record_outputs] = float(record_outputs)
+        try:
+            b2.device.run(directory=str(self.directory), run_args=run_args, with_output=False)
+        finally:
+            self._delete_run_arg_files()
+        return self._read(net, chunk, record_outputs)
+
+    def _delete_run_arg_files(self) -> None:
+        static = self.directory / "static_arrays"
+        for name in getattr(b2.device, "run_args_arrays", []):
+            for path in (static / name, static / f"{name}.lock"):
+                path.unlink(missing_ok=True)
+
+
+_ACTIVE: dict[str, object] = {}
+
+
+def select_device(device: str, directory: Path, threads: int = 0) -> None:
+    """Reset Brian2's device state and select a standalone device building in ``directory``."""
+    if _ACTIVE.get("device") is not None:
+        b2.device.reinit()
+        b2.device.activate()
+    if device == "cuda_standalone":
+        try:
+            import brian2cuda  # noqa: F401  (registers the device)
+        except ImportError as exc:
+            raise BrainsnnError("device 'cuda' needs brian2cuda: pip install 'brainsnn[cuda]'") from exc
+    directory.mkdir(parents=True, exist_ok=True)
+    b2.set_device(device, directory=str(directory), build_on_run=False)
+    b2.prefs.devices.cpp_standalone.openmp_threads = threads
+    b2.prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-ffast-math", "-fno-finite-math-only",
+                                                  "-march=native", "-std=c++17"]
+    _ACTIVE["device"] = device
+
+
+def patch_cuda_cpp_standard() -> None:
+    """brian2cuda's makefile hard-codes -std=c++11, which CUDA 13 rejects: use C++17."""
+    original = b2.device.generate_makefile
+
+    def generate_makefile(*args, **kwargs):
+        original(*args, **kwargs)
+        makefile = Path(b2.device.project_dir) / "makefile"
+        if makefile.exists():
+            makefile.write_text(re.sub(r"-std=c\+\+11", "-std=c++17", makefile.read_text()))
+
+    b2.device.generate_makefile = generate_makefile
+
+
+def make_backend(device: str, layout: ReadoutLayout, composed: dict[str, ComposedGroup],
+                 build_root: Path, threads: int = 0) -> Backend:
+    """The backend for a device name ('runtime', 'cpp', 'cuda' or Brian2's full names)."""
+    if device not in DEVICES:
+        raise BrainsnnError(f"unknown device '{device}': choose one of runtime, cpp, cuda")
+    full = DEVICES[device]
+    if full == "runtime":
+        return RuntimeBackend(layout, composed)
+    return StandaloneBackend(layout, composed, full, build_root, threads)
+
+
+def default_build_root() -> Path:
+    """Where compiled builds are cached (``$BRAINSNN_CACHE`` or ``~/.cache/brainsnn``)."""
+    root = os.environ.get("BRAINSNN_CACHE") or Path.home() / ".cache" / "brainsnn"
+    return Path(root) / "builds"
+
+
+def clear_build_cache(root: Path | None = None) -> None:
+    """Delete every cached build."""
+    shutil.rmtree(root or default_build_root(), ignore_errors=True)

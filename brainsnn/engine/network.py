@@ -1,0 +1,192 @@
+"""Turn composed model fragments into Brian2 objects with deterministic names.
+
+Per-sample logic is Brian2 code only: every stage of a sample (see ``models/README.md``) is a
+custom event whose condition tests the integer ``sample_step``; its code runs in the group and
+its synaptic pathways run on the synapses. Nothing runs in Python while a chunk is simulated.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import brian2 as b2
+import numpy as np
+
+from brainsnn.engine.layout import RECORD_OFFSET, ReadoutLayout
+from brainsnn.errors import ConfigError
+from brainsnn.modellib import STAGES, ComposedGroup
+
+CLOCK_EQUATIONS = """
+sample_step = timestep(t, dt) % steps_per_sample : integer
+sample_index = timestep(t, dt) // steps_per_sample : integer
+sample_time = 1.0 * sample_step / n_input_steps : 1
+learning : 1 (shared)
+"""
+OUTPUT_EQUATIONS = """
+idx : integer (constant)
+class_id : integer (constant)
+pos_in_class : integer (constant)
+label : integer
+is_target = int(class_id == label and pos_in_class >= n_nontarget) : integer
+record_outputs : 1 (shared)
+"""
+LAYER_EQUATIONS = "label : integer\n"
+LOAD_LABEL = "label = int(floor(sample_labels(sample_index * sample_window) + 0.5))"
+LINKED = re.compile(r"^\s*(layer_(\w+))\s*:.*\(linked\)", re.MULTILINE)
+#: Scheduling order inside the 'start' slot: detect events, then run layer code, then neuron code.
+ORDER = {"detect": 0, "layer": 1, "inputs": 2, "outputs": 2}
+#: Recorded per-sample variables: (group, variable).
+LAYER_RECORDS = ("prediction", "label")
+OUTPUT_RECORDS = ("tspike", "v")
+
+
+@dataclass
+class ReadoutNetwork:
+    """The Brian2 objects of one readout network and the handles used between chunks."""
+
+    network: b2.Network
+    groups: dict[str, b2.Group]
+    input_steps: b2.TimedArray
+    sample_labels: b2.TimedArray
+    monitors: dict[str, b2.EventMonitor]
+    namespace: dict[str, object]
+    parameter_owner: dict[str, str] = field(default_factory=dict)  # parameter -> role
+    persistent_owner: dict[str, str] = field(default_factory=dict)  # state variable -> role
+
+
+def _parameter_equations(group: ComposedGroup) -> str:
+    return "".join(f"{name} : {spec.unit} (shared)\n" for name, spec in group.parameters.items())
+
+
+def _equations(role: str, group: ComposedGroup) -> str:
+    engine = {"inputs": CLOCK_EQUATIONS, "outputs": CLOCK_EQUATIONS + OUTPUT_EQUATIONS,
+              "layer": CLOCK_EQUATIONS + LAYER_EQUATIONS}.get(role, "")
+    return engine + "\n".join(group.equations) + "\n" + _parameter_equations(group)
+
+
+def _stage_events(role: str, layout: ReadoutLayout, group: ComposedGroup,
+                  extra_stages: set[str]) -> dict[str, str]:
+    events = {}
+    for stage in STAGES:
+        if stage in group.codes or stage in group.conditions or stage in extra_stages:
+            condition = f"sample_step == {layout.stage_step(stage)}"
+            extra = group.stage_condition(stage)
+            events[stage] = condition + (f" and ({extra})" if extra else "")
+    if role in ("outputs", "layer"):
+        events["record"] = f"sample_step == {layout.n_input_steps + RECORD_OFFSET}"
+        if role == "outputs":
+            events["record"] += " and record_outputs > 0.5"
+    return events
+
+
+def _neuron_group(role: str, size: int, layout: ReadoutLayout, group: ComposedGroup,
+                  extra_stages: set[str], clock: b2.Clock) -> b2.NeuronGroup:
+    events = _stage_events(role, layout, group, extra_stages)
+    codes = {stage: list(group.codes.get(stage, [])) for stage in events}
+    if role in ("outputs", "layer"):
+        events.setdefault("sample_start", "sample_step == 0")
+        codes["sample_start"] = [LOAD_LABEL, *group.codes.get("sample_start", [])]
+    kwargs = {}
+    if group.threshold is not None:
+        kwargs["threshold"] = group.threshold
+        kwargs["reset"] = "\n".join(group.reset)
+    neurons = b2.NeuronGroup(size, _equations(role, group), events=events, clock=clock,
+                             method=group.method, name=role, **kwargs)
+    if role == "outputs":
+        neurons.set_event_schedule("spike", when="after_synapses")
+    for stage, code in codes.items():
+        if stage == "record":
+            continue
+        neurons.set_event_schedule(stage, when="start", order=ORDER["detect"])
+        if code:
+            neurons.run_on_event(stage, "\n".join(code), when="start", order=ORDER[role])
+    if "record" in events:
+        neurons.set_event_schedule("record", when="start", order=ORDER["detect"])
+    return neurons
+
+
+def _synapses(role: str, source: b2.NeuronGroup, target: b2.NeuronGroup, group: ComposedGroup,
+              clock: b2.Clock) -> b2.Synapses:
+    """Synapses whose stage pathways are triggered by the outputs (post for feedforward)."""
+    triggered_by_post = role == "feedforward"
+    stage_code = {stage: "\n".join(code) for stage, code in group.pathways.items()}
+    on_pre = {"pre": "\n".join(group.on_pre)} if group.on_pre else {}
+    on_post = {}
+    (on_post if triggered_by_post else on_pre).update(stage_code)
+    on_event = {"pre": "spike"} if group.on_pre else {}
+    on_event.update({stage: stage for stage in stage_code})
+    equations = "\n".join(group.equations) + "\n" + _parameter_equations(group)
+    return b2.Synapses(source, target, equations, on_pre=on_pre or None, on_post=on_post or None,
+                       on_event=on_event, clock=clock, name=role, method=group.method)
+
+
+def _connect(layout: ReadoutLayout, groups: dict[str, b2.Group]) -> None:
+    n_in, n_out = layout.n_inputs, layout.n_outputs
+    groups["feedforward"].connect(i=np.tile(np.arange(n_in), n_out),
+                                  j=np.repeat(np.arange(n_out), n_in))
+    pre, post = np.meshgrid(np.arange(n_out), np.arange(n_out), indexing="ij")
+    distinct = pre != post
+    groups["lateral"].connect(i=pre[distinct], j=post[distinct])
+    groups["report_link"].connect(i=np.arange(n_out), j=np.zeros(n_out, dtype=int))
+
+
+def _link_layer_variables(outputs: b2.NeuronGroup, layer: b2.NeuronGroup, text: str) -> None:
+    for linked_name, layer_name in LINKED.findall(text):
+        if layer_name not in layer.variables:
+            raise ConfigError(f"outputs variable '{linked_name}' links to layer variable "
+                              f"'{layer_name}', which no model defines")
+        setattr(outputs, linked_name,
+                b2.linked_var(layer, layer_name, index=np.zeros(len(outputs), dtype=np.int64)))
+
+
+def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> ReadoutNetwork:
+    """Create all Brian2 objects for a layout (device must already be selected)."""
+    steps = layout.steps_per_sample
+    clock = b2.Clock(dt=layout.sample_duration_s / layout.n_input_steps * b2.second, name="clock")
+    window = steps * clock.dt
+    input_steps = b2.TimedArray(np.zeros((layout.chunk_size, layout.n_inputs)), dt=window,
+                                name="input_steps")
+    sample_labels = b2.TimedArray(np.zeros(layout.chunk_size), dt=window, name="sample_labels")
+    pathway_stages = {stage for role in ("lateral", "report_link", "feedforward")
+                      for stage in composed[role].pathways}
+    groups: dict[str, b2.Group] = {
+        "inputs": _neuron_group("inputs", layout.n_inputs, layout, composed["inputs"], set(), clock),
+        "outputs": _neuron_group("outputs", layout.n_outputs, layout, composed["outputs"],
+                                 pathway_stages, clock),
+        "layer": _neuron_group("layer", 1, layout, composed["layer"], set(), clock),
+    }
+    groups["feedforward"] = _synapses("feedforward", groups["inputs"], groups["outputs"],
+                                      composed["feedforward"], clock)
+    groups["lateral"] = _synapses("lateral", groups["outputs"], groups["outputs"],
+                                  composed["lateral"], clock)
+    groups["report_link"] = _synapses("report_link", groups["outputs"], groups["layer"],
+                                      composed["report_link"], clock)
+    _connect(layout, groups)
+    outputs = groups["outputs"]
+    outputs.idx = "i"
+    outputs.class_id = layout.class_of_neuron()
+    outputs.pos_in_class = layout.position_in_class()
+    _link_layer_variables(outputs, groups["layer"], "\n".join(composed["outputs"].equations))
+    monitors = {
+        "layer": b2.EventMonitor(groups["layer"], "record", variables=list(LAYER_RECORDS),
+                                 when="end", name="layer_records"),
+        "outputs": b2.EventMonitor(outputs, "record", variables=list(OUTPUT_RECORDS),
+                                   when="end", name="output_records"),
+    }
+    namespace = {
+        "input_steps": input_steps, "sample_labels": sample_labels, "sample_window": window,
+        "sample_duration": layout.sample_duration_s * b2.second,
+        "steps_per_sample": steps, "n_input_steps": layout.n_input_steps,
+        "n_classes": layout.n_classes, "neurons_per_class": layout.neurons_per_class,
+        "n_nontarget": layout.n_nontarget,
+    }
+    network = b2.Network(*groups.values(), *monitors.values(), name="readout")
+    return ReadoutNetwork(
+        network=network, groups=groups, input_steps=input_steps, sample_labels=sample_labels,
+        monitors=monitors, namespace=namespace,
+        parameter_owner={name: role for role, group in composed.items()
+                         for name in group.parameters},
+        persistent_owner={name: role for role, group in composed.items()
+                          for name in group.persistent},
+    )

@@ -1,0 +1,192 @@
+"""The model library: YAML files of Brian2 code fragments, validated and composed into one network.
+
+A readout network has fixed roles (see ``models/README.md``): ``inputs``, ``outputs`` and ``layer``
+neuron groups, and ``feedforward`` (inputs→outputs), ``lateral`` (outputs→outputs) and
+``report_link`` (outputs→layer) synapses. Each model file contributes Brian2 fragments to some of
+these roles: equations, parameters, threshold/reset, code to run at a per-sample *stage* (an event),
+and code for the synaptic pathway that a stage event triggers. Fragments of several files are
+concatenated in the order the protocol lists the models; conditions of the same stage are AND-ed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from brainsnn.errors import ConfigError
+from brainsnn.yamlfile import load_model
+
+#: Per-sample stages, in the order they happen after the sample's input window.
+Stage = Literal["sample_start", "compete", "report", "regulate", "error", "learn", "normalise"]
+STAGES: tuple[str, ...] = (
+    "sample_start", "compete", "report", "regulate", "error", "learn", "normalise")
+NEURON_ROLES = ("inputs", "outputs", "layer")
+SYNAPSE_ROLES = ("feedforward", "lateral", "report_link")
+ROLES = NEURON_ROLES + SYNAPSE_ROLES
+MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParameterSpec(_Strict):
+    """A tunable parameter: a shared variable of its group, set between chunks without recompiling."""
+
+    value: float | str = Field(description="default value; a string may carry a Brian2 unit")
+    unit: str = Field("1", description="Brian2 unit the value must have ('1' = dimensionless)")
+    description: str
+
+
+class StageEvent(_Strict):
+    """Code a neuron group runs at one per-sample stage, for the neurons meeting the condition."""
+
+    condition: str | None = None
+    code: str | None = None
+
+
+class GroupFragment(_Strict):
+    """What one model file adds to one role of the network."""
+
+    equations: str = ""
+    method: str | None = Field(None, description="Brian2 integration method for differential equations")
+    parameters: dict[str, ParameterSpec] = {}
+    threshold: str | None = None
+    reset: str | None = None
+    on_pre: str | None = None
+    events: dict[Stage, StageEvent] = {}
+    pathways: dict[Stage, str] = {}
+    persistent: list[str] = Field(default_factory=list,
+                                  description="state carried from one chunk of samples to the next")
+    initial: dict[str, str] = Field(default_factory=dict,
+                                    description="initial value expression of persistent variables")
+    epoch_start: dict[str, str] = Field(default_factory=dict,
+                                        description="state reset at each epoch start (expressions)")
+    epoch_end: dict[str, str] = Field(default_factory=dict,
+                                      description="parameter updates after each epoch (expressions)")
+
+
+class ModelFile(_Strict):
+    """A model file of ``models/``: a neuron, input coding, synapse, rule, competition, regulation."""
+
+    name: str
+    kind: Literal["input", "neuron", "synapse", "decision", "competition", "rule", "regulation"]
+    description: str
+    reference: str = ""
+    requires: list[str] = []
+    inputs: GroupFragment | None = None
+    outputs: GroupFragment | None = None
+    layer: GroupFragment | None = None
+    feedforward: GroupFragment | None = None
+    lateral: GroupFragment | None = None
+    report_link: GroupFragment | None = None
+
+    @model_validator(mode="after")
+    def _fragments_fit_their_roles(self) -> ModelFile:
+        for role in NEURON_ROLES:
+            fragment = getattr(self, role)
+            if fragment is not None and (fragment.pathways or fragment.on_pre):
+                raise ValueError(f"{role}: neuron groups take 'events', not 'pathways'/'on_pre'")
+        for role in SYNAPSE_ROLES:
+            fragment = getattr(self, role)
+            if fragment is not None and (fragment.events or fragment.threshold or fragment.reset):
+                raise ValueError(f"{role}: synapses take 'pathways'/'on_pre', not 'events'/'threshold'")
+        return self
+
+
+def find_model_file(name: str, search_dirs: list[Path] | None = None) -> Path:
+    """Resolve a model name (``rules/s2stdp``) or path to a file; ConfigError if it does not exist."""
+    candidate = Path(name)
+    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+        return candidate
+    for directory in [*(search_dirs or []), MODEL_DIR]:
+        path = directory / f"{name}.yaml"
+        if path.is_file():
+            return path
+    looked = ", ".join(str(d) for d in [*(search_dirs or []), MODEL_DIR])
+    raise ConfigError(f"model file '{name}' not found (looked for {name}.yaml in {looked})")
+
+
+def load_model_file(name: str, search_dirs: list[Path] | None = None) -> ModelFile:
+    """Load and validate one model file by name or path."""
+    return load_model(find_model_file(name, search_dirs), ModelFile)
+
+
+@dataclass
+class ComposedGroup:
+    """All fragments for one role, merged in model order."""
+
+    equations: list[str] = field(default_factory=list)
+    method: str | None = None
+    parameters: dict[str, ParameterSpec] = field(default_factory=dict)
+    threshold: str | None = None
+    reset: list[str] = field(default_factory=list)
+    on_pre: list[str] = field(default_factory=list)
+    conditions: dict[str, list[str]] = field(default_factory=dict)
+    codes: dict[str, list[str]] = field(default_factory=dict)
+    pathways: dict[str, list[str]] = field(default_factory=dict)
+    persistent: list[str] = field(default_factory=list)
+    initial: dict[str, str] = field(default_factory=dict)
+    epoch_start: dict[str, str] = field(default_factory=dict)
+    epoch_end: dict[str, str] = field(default_factory=dict)
+
+    def stage_condition(self, stage: str) -> str | None:
+        """The AND of all fragments' conditions for a stage (None if no fragment sets one)."""
+        parts = self.conditions.get(stage, [])
+        return " and ".join(f"({part})" for part in parts) if parts else None
+
+    def stages(self) -> list[str]:
+        """Stages at which this group has code, a condition or a pathway, in schedule order."""
+        used = set(self.codes) | set(self.conditions) | set(self.pathways)
+        return [stage for stage in STAGES if stage in used]
+
+
+def _merge(target: ComposedGroup, fragment: GroupFragment, where: str, names: dict[str, str]) -> None:
+    target.equations.append(fragment.equations)
+    target.method = fragment.method or target.method
+    for pname, spec in fragment.parameters.items():
+        if pname in names:
+            raise ConfigError(f"{where}: parameter '{pname}' is already defined by {names[pname]}")
+        names[pname] = where
+        target.parameters[pname] = spec
+    if fragment.threshold is not None:
+        if target.threshold is not None:
+            raise ConfigError(f"{where}: a second model sets the threshold of this group")
+        target.threshold = fragment.threshold
+    target.reset += [fragment.reset] if fragment.reset else []
+    target.on_pre += [fragment.on_pre] if fragment.on_pre else []
+    for stage, event in fragment.events.items():
+        if event.condition:
+            target.conditions.setdefault(stage, []).append(event.condition)
+        if event.code:
+            target.codes.setdefault(stage, []).append(event.code)
+    for stage, code in fragment.pathways.items():
+        target.pathways.setdefault(stage, []).append(code)
+    target.persistent += fragment.persistent
+    target.initial.update(fragment.initial)
+    target.epoch_start.update(fragment.epoch_start)
+    target.epoch_end.update(fragment.epoch_end)
+
+
+def compose(models: list[ModelFile]) -> dict[str, ComposedGroup]:
+    """Merge the fragments of several model files role by role; checks ``requires``."""
+    present = {model.name for model in models}
+    for model in models:
+        missing = [name for name in model.requires if name not in present]
+        if missing:
+            raise ConfigError(f"model '{model.name}' requires model(s) {missing} in the same network")
+    groups = {role: ComposedGroup() for role in ROLES}
+    parameter_owner: dict[str, str] = {}
+    for model in models:
+        for role in ROLES:
+            fragment = getattr(model, role)
+            if fragment is not None:
+                _merge(groups[role], fragment, f"model '{model.name}' ({role})", parameter_owner)
+    if groups["outputs"].threshold is None:
+        raise ConfigError("no model sets the threshold of the output neurons (add a neuron model)")
+    if groups["inputs"].threshold is None:
+        raise ConfigError("no model sets how inputs spike (add an input model such as inputs/ttfs)")
+    return groups

@@ -1,0 +1,86 @@
+"""Load YAML files into validated pydantic models, with errors that name the file, key and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from brainsnn.errors import ConfigError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+KeyPath = tuple[str | int, ...]
+
+
+def _line_index(node: yaml.Node, path: KeyPath = ()) -> dict[KeyPath, int]:
+    """Map every key path of a composed YAML node tree to its 1-based line number."""
+    lines = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = (*path, key_node.value)
+            lines.update(_line_index(value_node, child))
+            lines[child] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for position, item in enumerate(node.value):
+            lines.update(_line_index(item, (*path, position)))
+    return lines
+
+
+def read_yaml(path: str | Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
+    """Read a YAML mapping and the line number of each key path; ConfigError if unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+        node = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}{where}: malformed YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
+    return data, _line_index(node) if node is not None else {}
+
+
+def describe_error(error: dict[str, Any]) -> str:
+    """One readable phrase for one pydantic error entry."""
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    message = error["msg"]
+    return message.removeprefix("Value error, ")
+
+
+def format_validation_error(
+    source: str | Path, exc: ValidationError, lines: dict[KeyPath, int]
+) -> str:
+    """Turn a pydantic ValidationError into 'file:line: key.path: problem' (first error, +N more)."""
+    errors = exc.errors()
+    first = errors[0]
+    loc = tuple(part for part in first["loc"] if not str(part).startswith("function-"))
+    known = loc
+    while known and known not in lines:
+        known = known[:-1]
+    line = lines.get(known)
+    where = f"{source}:{line}" if line else f"{source}"
+    key = ".".join(str(part) for part in loc) or "(top level)"
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return f"{where}: {key}: {describe_error(first)}{more}"
+
+
+def load_model(path: str | Path, schema: type[ModelT], data: dict[str, Any] | None = None,
+               lines: dict[KeyPath, int] | None = None) -> ModelT:
+    """Validate a YAML file (or already-read data with its line index) against a schema."""
+    if data is None:
+        data, lines = read_yaml(path)
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc, lines or {})) from None
