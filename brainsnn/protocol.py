@@ -1,0 +1,188 @@
+"""Protocol files: a typed schema for experiments, ``--set`` overrides and parameter resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from brainsnn.errors import ConfigError
+from brainsnn.modellib import ModelFile, compose, load_model_file
+from brainsnn.units import check_quantity
+from brainsnn.yamlfile import format_validation_error, read_yaml
+
+DEFAULT_MODELS = [
+    "inputs/ttfs", "neurons/if_single_spike", "synapses/delta", "decision/first_spike",
+    "competition/ncg", "rules/s2stdp", "regulation/cr2",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSection(_Section):
+    """Which dataset, and how it is split into train / validation / test."""
+
+    source: Literal["digits", "idx", "spikingdataset"] = Field(
+        description="digits: scikit-learn's 8x8 digits (embedded); idx: MNIST-format IDX files; "
+                    "spikingdataset: SpikeNN feature files")
+    path: str | None = Field(None, description="idx: directory of the IDX files")
+    train_file: str | None = Field(None, description="spikingdataset: training-set file")
+    test_file: str | None = Field(None, description="spikingdataset: test-set file")
+    hint: str = Field("", description="how to obtain the data, shown when it is missing")
+    validation_fraction: float = Field(0.1, gt=0, lt=1,
+                                       description="share of the training set held out for early "
+                                                   "stopping (stratified)")
+    test_fraction: float = Field(0.2, gt=0, lt=1,
+                                 description="digits only (no official test set): held-out share")
+    train_subset: int | None = Field(None, gt=0, description="use only the first n training "
+                                                             "samples (after a stratified shuffle)")
+    test_subset: int | None = Field(None, gt=0, description="use only the first n test samples")
+    split_seed: int = Field(0, description="seed of the stratified splits")
+
+
+class EncodingSection(_Section):
+    """How samples become input spikes."""
+
+    method: Literal["ttfs"] = Field("ttfs", description="time-to-first-spike: t = 1 - x/x_max")
+    time_steps: int | None = Field(None, gt=0, description="input steps per sample; default: "
+                                   "the number of intensity levels (lossless for integer images)")
+    sample_duration: str = Field("10 ms", description="physical duration T of one sample window")
+
+    @field_validator("sample_duration")
+    @classmethod
+    def _is_time(cls, value: str) -> str:
+        check_quantity(value, "second")
+        return value
+
+
+class WeightInit(_Section):
+    """Initial weights: Normal(mean, std), then clipped to [w_min, w_max]."""
+
+    mean: float = 0.3
+    std: float = Field(0.01, ge=0)
+
+
+class NetworkSection(_Section):
+    """The readout: output layout, model files and their parameter values."""
+
+    neurons_per_class: int = Field(5, ge=1, description="M, output neurons per class")
+    nontarget_per_class: int = Field(1, ge=0, description="neurons per group labelled "
+                                                          "non-target (the NCG 'L')")
+    models: list[str] = Field(default_factory=lambda: list(DEFAULT_MODELS),
+                              description="model files (names under models/ or paths), in order")
+    parameters: dict[str, float | int | str] = Field(default_factory=dict,
+                                                     description="values for model parameters")
+    weights: WeightInit = Field(default_factory=WeightInit)
+
+
+class TrainingSection(_Section):
+    """Epochs, early stopping and chunking."""
+
+    max_epochs: int = Field(100, ge=1)
+    patience: int = Field(10, ge=0, description="epochs without strict improvement of validation "
+                                                "accuracy before stopping; 0 = never stop early")
+    chunk_size: int = Field(1000, ge=1, description="samples simulated per compiled run")
+
+
+class RecordingSection(_Section):
+    """What is stored per sample in results.nc."""
+
+    test_outputs: bool = Field(True, description="first-spike times and potentials of every "
+                                                 "output neuron for every test sample")
+
+
+class DeviceSection(_Section):
+    """Where the network runs."""
+
+    name: Literal["runtime", "cpp", "cuda"] = Field("cpp", description="runtime (debugging), cpp "
+                                                    "(compiled C++), cuda (brian2cuda, needs a GPU)")
+    threads: int = Field(0, ge=0, description="OpenMP threads for cpp (0 = single thread)")
+    build_dir: str | None = Field(None, description="build cache (default ~/.cache/brainsnn)")
+
+
+class OutputSection(_Section):
+    """Where results go."""
+
+    directory: str = Field("results/{name}/{timestamp}", description="run directory; {name} and "
+                                                                    "{timestamp} are filled in")
+
+
+class Protocol(_Section):
+    """A complete experiment."""
+
+    name: str
+    description: str = ""
+    data: DataSection
+    encoding: EncodingSection = Field(default_factory=EncodingSection)
+    network: NetworkSection = Field(default_factory=NetworkSection)
+    training: TrainingSection = Field(default_factory=TrainingSection)
+    recording: RecordingSection = Field(default_factory=RecordingSection)
+    device: DeviceSection = Field(default_factory=DeviceSection)
+    seed: int = Field(0, description="seed of the initial weights")
+    output: OutputSection = Field(default_factory=OutputSection)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.path=value`` overrides (values parsed as YAML) to raw protocol data."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item}: expected key.path=value")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item}: value is not valid YAML") from None
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item}: '{part}' is not a section")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Protocol:
+    """Read, override and validate a protocol file; then check its models and parameters."""
+    data, lines = read_yaml(path)
+    data = apply_overrides(data, overrides or [])
+    try:
+        protocol = Protocol.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc, lines)) from None
+    resolve_parameters(protocol, load_models(protocol), source=str(path), lines=lines)
+    return protocol
+
+
+def load_models(protocol: Protocol) -> list[ModelFile]:
+    """Load the protocol's model files (names under models/, or paths)."""
+    return [load_model_file(name) for name in protocol.network.models]
+
+
+def resolve_parameters(protocol: Protocol, models: list[ModelFile], source: str = "protocol",
+                       lines: dict | None = None) -> dict[str, float]:
+    """Model defaults overridden by the protocol, checked for unknown names and units.
+
+    Returns values in Brian2 base units (plain floats).
+    """
+    composed = compose(models)
+    specs = {name: spec for group in composed.values() for name, spec in group.parameters.items()}
+    values = {}
+    for name, given in protocol.network.parameters.items():
+        if name not in specs:
+            line = (lines or {}).get(("network", "parameters", name))
+            where = f"{source}:{line}" if line else source
+            raise ConfigError(f"{where}: network.parameters.{name}: unknown parameter; the models "
+                              f"define {', '.join(sorted(specs))}")
+    for name, spec in specs.items():
+        given = protocol.network.parameters.get(name, spec.value)
+        try:
+            values[name] = check_quantity(given, spec.unit)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: network.parameters.{name}: {exc}") from None
+    return values

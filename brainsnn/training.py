@@ -1,0 +1,229 @@
+"""Epoch loop: train / validation / test passes chunk by chunk, annealing, early stopping, resume.
+
+Per-sample work happens inside the compiled network; this module only does epoch-level work:
+it hands chunks of samples and state to the backend, applies the model files' ``epoch_start`` and
+``epoch_end`` updates, and checkpoints after every chunk so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from brainsnn.datasets import PreparedData, Split
+from brainsnn.engine.backends import Backend, ChunkInput, ChunkResult
+from brainsnn.errors import BrainsnnError
+from brainsnn.modellib import ComposedGroup
+
+log = logging.getLogger("brainsnn")
+HISTORY_KEYS = ("train_accuracy", "validation_accuracy", "test_accuracy", "epoch_wall_time",
+                "train_samples_per_second", "a_plus", "a_minus", "thr_lr")
+
+
+@dataclass
+class Progress:
+    """Everything needed to continue training: saved after each chunk."""
+
+    state: dict[str, np.ndarray]
+    parameters: dict[str, float]
+    epoch: int = 0  # completed epochs
+    chunk: int = 0  # completed training chunks of the current epoch
+    correct: int = 0  # correct training decisions so far in the current epoch
+    train_seconds: float = 0.0
+    best_validation: float = 0.0
+    epochs_since_best: int = 0
+    stopped: bool = False
+    history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
+
+    def save(self, path: Path) -> None:
+        """Atomically write the progress (arrays in .npz, the rest as JSON inside)."""
+        meta = {k: v for k, v in self.__dict__.items() if k != "state"}
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+        os.close(handle)
+        try:
+            np.savez(temporary, meta=json.dumps(meta), **self.state)
+            os.replace(temporary, path)
+        except OSError as exc:
+            Path(temporary).unlink(missing_ok=True)
+            raise BrainsnnError(f"could not write checkpoint {path}: {exc.strerror or exc}") from None
+
+    @classmethod
+    def load(cls, path: Path) -> Progress:
+        """Read a checkpoint written by :meth:`save`."""
+        with np.load(path) as archive:
+            meta = json.loads(str(archive["meta"]))
+            state = {name: archive[name] for name in archive.files if name != "meta"}
+        return cls(state=state, **meta)
+
+
+def evaluate_expression(expression: str, names: dict[str, object]) -> object:
+    """Evaluate a model file's epoch-level expression over parameters and state (NumPy)."""
+    try:
+        return eval(expression, {"__builtins__": {}, "np": np}, names)  # noqa: S307
+    except Exception as exc:
+        raise BrainsnnError(f"cannot evaluate model expression '{expression}': {exc}") from None
+
+
+def initial_state(composed: dict[str, ComposedGroup], parameters: dict[str, float],
+                  weights: np.ndarray, row_sums: np.ndarray, sizes: dict[str, int]) -> dict:
+    """Persistent variables before training: weights from NumPy, others from ``initial``."""
+    state: dict[str, np.ndarray] = {"w": weights.reshape(-1).copy(), "row_target": row_sums.copy()}
+    for role, group in composed.items():
+        for name in group.persistent:
+            if name in state:
+                continue
+            expression = group.initial.get(name, "0")
+            value = evaluate_expression(expression, {**parameters, **state})
+            state[name] = np.full(sizes[role], value, dtype=float)
+    return state
+
+
+def initial_weights(n_out: int, n_in: int, mean: float, std: float, w_min: float, w_max: float,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Weights ~ Normal(mean, std) clipped to [w_min, w_max], and each row's unclipped sum."""
+    draw = rng.normal(mean, std, size=(n_out, n_in))
+    return np.clip(draw, w_min, w_max), draw.sum(axis=1)
+
+
+def chunks(split: Split, chunk_size: int, padding_steps: int) -> list[ChunkInput]:
+    """Cut a split into fixed-size chunks; the last is padded with silent, unlabelled samples."""
+    out = []
+    for start in range(0, len(split), chunk_size):
+        steps = split.input_steps[start:start + chunk_size]
+        labels = split.labels[start:start + chunk_size]
+        n_valid = len(labels)
+        if n_valid < chunk_size:
+            pad = chunk_size - n_valid
+            steps = np.vstack([steps, np.full((pad, steps.shape[1]), padding_steps)])
+            labels = np.concatenate([labels, np.full(pad, -1)])
+        out.append(ChunkInput(steps, labels, n_valid))
+    return out
+
+
+class Trainer:
+    """Runs the epoch loop of one protocol on one backend."""
+
+    def __init__(self, backend: Backend, data: PreparedData, chunk_size: int, max_epochs: int,
+                 patience: int, show_progress: bool = True) -> None:
+        self.backend = backend
+        self.data = data
+        self.chunk_size = chunk_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.show_progress = show_progress
+        self.composed = backend.composed
+        self.last_test: ChunkResult | None = None
+
+    def present(self, split: Split, progress: Progress, learning: bool, record: bool,
+                label: str, after_chunk: Callable[[int, ChunkResult], None] | None = None,
+                first_chunk: int = 0) -> list[ChunkResult]:
+        """Simulate a split chunk by chunk; learning updates ``progress.state`` in place."""
+        results = []
+        parts = chunks(split, self.chunk_size, self.data.time_steps)
+        done = min(first_chunk * self.chunk_size, len(split))
+        with tqdm(total=len(split), initial=done, desc=label, unit="sample", leave=False,
+                  disable=not self.show_progress, dynamic_ncols=True) as bar:
+            for number, chunk in enumerate(parts[first_chunk:], start=first_chunk):
+                result = self.backend.run_chunk(chunk, progress.state, progress.parameters,
+                                                learning, record)
+                if learning:
+                    progress.state = result.state
+                results.append(result)
+                if after_chunk is not None:
+                    after_chunk(number, result)
+                bar.update(chunk.n_valid)
+        return results
+
+    def _epoch_updates(self, progress: Progress, which: str) -> None:
+        for group in self.composed.values():
+            for name, expression in getattr(group, which).items():
+                value = evaluate_expression(expression, {**progress.parameters, **progress.state})
+                if name in progress.state:
+                    progress.state[name] = np.broadcast_to(value, progress.state[name].shape).copy()
+                else:
+                    progress.parameters[name] = float(value)
+
+    @staticmethod
+    def accuracy(results: list[ChunkResult], split: Split) -> float:
+        """Fraction of correct decisions over a split."""
+        predictions = np.concatenate([r.prediction for r in results])
+        return float(np.mean(predictions == split.labels))
+
+    def train(self, progress: Progress, checkpoint: Path | None = None) -> Progress:
+        """Run (or continue) the epoch loop until max_epochs or early stopping."""
+        data = self.data
+        while not progress.stopped and progress.epoch < self.max_epochs:
+            epoch_label = f"epoch {progress.epoch + 1}/{self.max_epochs}"
+            if progress.chunk == 0:
+                self._epoch_updates(progress, "epoch_start")
+                progress.correct = 0
+                progress.train_seconds = 0.0
+            chunk_clock = [time.perf_counter()]
+
+            def after_chunk(number: int, result: ChunkResult) -> None:
+                lo = number * self.chunk_size
+                labels = data.train.labels[lo:lo + len(result.prediction)]
+                progress.correct += int(np.sum(result.prediction == labels))
+                progress.chunk = number + 1
+                now = time.perf_counter()
+                progress.train_seconds += now - chunk_clock[0]
+                chunk_clock[0] = now
+                if checkpoint is not None:
+                    progress.save(checkpoint)
+
+            self.present(data.train, progress, True, False, f"{epoch_label} train", after_chunk,
+                         first_chunk=progress.chunk)
+            evaluation_start = time.perf_counter()
+            train_seconds = progress.train_seconds
+            rates = {k: progress.parameters.get(k, float("nan")) for k in ("a_plus", "a_minus",
+                                                                             "thr_lr")}
+            self._epoch_updates(progress, "epoch_end")
+            validation = self.accuracy(self.present(data.validation, progress, False, False,
+                                                    f"{epoch_label} validation"), data.validation)
+            test_results = self.present(data.test, progress, False, True, f"{epoch_label} test")
+            self.last_test = _concatenate(test_results)
+            test = self.accuracy(test_results, data.test)
+            train = progress.correct / len(data.train)
+            wall = train_seconds + time.perf_counter() - evaluation_start
+            speed = len(data.train) / max(train_seconds, 1e-9)
+            log.info("epoch %d: train %.4f  validation %.4f  test %.4f  (%.1f s, %.0f samples/s)",
+                     progress.epoch + 1, train, validation, test, wall, speed)
+            self._record_epoch(progress, train, validation, test, wall, speed, rates)
+            if checkpoint is not None:
+                progress.save(checkpoint)
+        return progress
+
+    def _record_epoch(self, progress: Progress, train: float, validation: float, test: float,
+                      wall: float, speed: float, rates: dict[str, float]) -> None:
+        for key, value in (("train_accuracy", train), ("validation_accuracy", validation),
+                           ("test_accuracy", test), ("epoch_wall_time", wall),
+                           ("train_samples_per_second", speed), *rates.items()):
+            progress.history[key].append(float(value))
+        progress.epoch += 1
+        progress.chunk = 0
+        if validation > progress.best_validation:
+            progress.best_validation = validation
+            progress.epochs_since_best = 0
+        else:
+            progress.epochs_since_best += 1
+        if self.patience and progress.epochs_since_best >= self.patience:
+            progress.stopped = True
+            log.info("early stopping after %d epochs without improvement", self.patience)
+
+
+def _concatenate(results: list[ChunkResult]) -> ChunkResult:
+    def stack(attr: str) -> np.ndarray | None:
+        parts = [getattr(r, attr) for r in results]
+        return None if parts[0] is None else np.concatenate(parts)
+
+    return ChunkResult(stack("prediction"), stack("first_spike_time"), stack("potential"),
+                       results[-1].state)
