@@ -124,13 +124,13 @@ def run_protocol(protocol: Protocol, out: str | None = None, resume: bool = Fals
     checkpoint = directory / CHECKPOINT
     if resume and not checkpoint.exists():
         raise BrainsnnError(f"--resume: no checkpoint in {directory}")
-    directory.mkdir(parents=True, exist_ok=True)
-    _attach_log(directory / "run.log")
-    (directory / "protocol.yaml").write_text(yaml.safe_dump(protocol.model_dump(), sort_keys=False))
     models = load_models(protocol)
     composed = compose(models)
     parameters = resolve_parameters(protocol, models)
-    data = prepare_data(protocol)
+    data = prepare_data(protocol)  # fails early, before anything is written
+    directory.mkdir(parents=True, exist_ok=True)
+    _attach_log(directory / "run.log")
+    (directory / "protocol.yaml").write_text(yaml.safe_dump(protocol.model_dump(), sort_keys=False))
     layout = build_layout(protocol, data)
     log.info("protocol %s: %d train / %d validation / %d test samples, %d inputs, %d outputs, "
              "%d steps per sample, device %s", protocol.name, len(data.train),

@@ -130,7 +130,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     """Apply ``key.path=value`` overrides (values parsed as YAML) to raw protocol data."""
     for item in overrides:
         key, sep, text = item.partition("=")
-        if not sep or not key:
+        if not sep or not all(key.split(".")):
             raise ConfigError(f"--set {item}: expected key.path=value")
         try:
             value = yaml.safe_load(text)
@@ -155,13 +155,28 @@ def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Proto
         protocol = Protocol.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(path, exc, lines)) from None
-    resolve_parameters(protocol, load_models(protocol), source=str(path), lines=lines)
+    resolve_parameters(protocol, load_models(protocol, str(path), lines), source=str(path),
+                       lines=lines)
     return protocol
 
 
-def load_models(protocol: Protocol) -> list[ModelFile]:
-    """Load the protocol's model files (names under models/, or paths)."""
-    return [load_model_file(name) for name in protocol.network.models]
+def load_models(protocol: Protocol, source: str | None = None,
+                lines: dict | None = None) -> list[ModelFile]:
+    """Load the protocol's model files (names under models/, or paths).
+
+    With ``source`` (the protocol file), errors name it and the network.models entry's line.
+    """
+    models = []
+    for position, name in enumerate(protocol.network.models):
+        try:
+            models.append(load_model_file(name))
+        except ConfigError as exc:
+            if source is None:
+                raise
+            line = (lines or {}).get(("network", "models", position))
+            where = f"{source}:{line}" if line else source
+            raise ConfigError(f"{where}: network.models[{position}]: {exc}") from None
+    return models
 
 
 def resolve_parameters(protocol: Protocol, models: list[ModelFile], source: str = "protocol",
@@ -184,5 +199,7 @@ def resolve_parameters(protocol: Protocol, models: list[ModelFile], source: str 
         try:
             values[name] = check_quantity(given, spec.unit)
         except ValueError as exc:
-            raise ConfigError(f"{source}: network.parameters.{name}: {exc}") from None
+            line = (lines or {}).get(("network", "parameters", name))
+            where = f"{source}:{line}" if line else source
+            raise ConfigError(f"{where}: network.parameters.{name}: {exc}") from None
     return values

@@ -16,10 +16,13 @@ def parse_quantity(value: float | int | str) -> Quantity | float:
         return float(value)
     text = str(value).strip()
     try:
-        return eval(text.replace(" ", "*", 1) if " " in text else text,  # noqa: S307
-                    {"__builtins__": {}}, _UNITS)
+        result = eval(text.replace(" ", "*", 1) if " " in text else text,  # noqa: S307
+                      {"__builtins__": {}}, _UNITS)
     except Exception:
-        raise ValueError(f"'{value}' is not a number with a Brian2 unit (e.g. '10 ms')") from None
+        result = None
+    if isinstance(result, bool) or not isinstance(result, int | float | Quantity):
+        raise ValueError(f"'{value}' is not a number with a Brian2 unit (e.g. '10 ms')")
+    return result
 
 
 def check_quantity(value: float | int | str, unit: str) -> float:

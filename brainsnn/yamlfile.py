@@ -33,7 +33,10 @@ def read_yaml(path: str | Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read as a UTF-8 text (YAML) file: {exc}") from None
     try:
         data = yaml.safe_load(text)
         node = yaml.compose(text)
@@ -41,9 +44,13 @@ def read_yaml(path: str | Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start is not None and mark is not None and start.line != mark.line:
+            problem += f" ({context} that starts at line {start.line + 1})"
         raise ConfigError(f"{path}{where}: malformed YAML: {problem}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
+        found = "an empty file" if data is None else type(data).__name__
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {found}")
     return data, _line_index(node) if node is not None else {}
 
 

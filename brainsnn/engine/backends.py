@@ -101,6 +101,7 @@ class RuntimeBackend(Backend):
     def run_chunk(self, chunk: ChunkInput, state: dict[str, np.ndarray],
                   parameters: dict[str, float], learning: bool,
                   record_outputs: bool) -> ChunkResult:
+        b2.set_device("runtime")
         b2.prefs.codegen.target = "numpy"
         net = build_network(self.layout, self.composed)
         net.input_steps.values[:] = chunk.input_steps
@@ -124,23 +125,36 @@ class StandaloneBackend(Backend):
                  device: str, build_root: Path, threads: int = 0) -> None:
         super().__init__(layout, composed)
         self.name = device
+        self.threads = threads
         self.directory = Path(build_root) / f"{device}-{layout.key()}"
-        select_device(device, self.directory, threads)
-        self.net = build_network(layout, composed)
-        self.net.network.run(layout.chunk_size * self.net.namespace["sample_window"],
+        self._set_up()
+
+    def _set_up(self) -> None:
+        """Generate the project and compile it (make only recompiles what changed).
+
+        Brian2 holds one standalone project per process: a backend whose project was replaced
+        by another's sets itself up again (cheap when its build directory is up to date).
+        """
+        select_device(self.name, self.directory, self.threads)
+        self.net = build_network(self.layout, self.composed)
+        self.net.network.run(self.layout.chunk_size * self.net.namespace["sample_window"],
                              namespace=self.net.namespace)
-        if device == "cuda_standalone":
+        if self.name == "cuda_standalone":
             patch_cuda_cpp_standard()
+        self.device = b2.get_device()
         try:
-            b2.device.build(directory=str(self.directory), compile=True, run=False)
+            self.device.build(directory=str(self.directory), compile=True, run=False)
         except Exception as exc:  # compiler missing or failed: say so in one line
-            raise BrainsnnError(f"building the {device} project in {self.directory} failed: "
+            raise BrainsnnError(f"building the {self.name} project in {self.directory} failed: "
                                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
                                 " (run 'brainsnn doctor' to check the compiler)") from exc
+        _ACTIVE["owner"] = self
 
     def run_chunk(self, chunk: ChunkInput, state: dict[str, np.ndarray],
                   parameters: dict[str, float], learning: bool,
                   record_outputs: bool) -> ChunkResult:
+        if _ACTIVE.get("owner") is not self:
+            self._set_up()
         net = self.net
         run_args: dict = {net.input_steps: chunk.input_steps.astype(np.float64),
                           net.sample_labels: chunk.labels.astype(np.float64)}
@@ -152,14 +166,15 @@ class StandaloneBackend(Backend):
             run_args[net.groups[role].learning] = float(learning)
         run_args[net.groups["outputs"].record_outputs] = float(record_outputs)
         try:
-            b2.device.run(directory=str(self.directory), run_args=run_args, with_output=False)
+            self.device.run(directory=str(self.directory), run_args=run_args,
+                            with_output=False)
         finally:
             self._delete_run_arg_files()
         return self._read(net, chunk, record_outputs)
 
     def _delete_run_arg_files(self) -> None:
         static = self.directory / "static_arrays"
-        for name in getattr(b2.device, "run_args_arrays", []):
+        for name in getattr(self.device, "run_args_arrays", []):
             for path in (static / name, static / f"{name}.lock"):
                 path.unlink(missing_ok=True)
 
@@ -168,10 +183,10 @@ _ACTIVE: dict[str, object] = {}
 
 
 def select_device(device: str, directory: Path, threads: int = 0) -> None:
-    """Reset Brian2's device state and select a standalone device building in ``directory``."""
-    if _ACTIVE.get("device") is not None:
-        b2.device.reinit()
-        b2.device.activate()
+    """Reset Brian2's standalone state and select a standalone device building in ``directory``."""
+    if _ACTIVE.get("owner") is not None:
+        previous = _ACTIVE.pop("owner")
+        previous.device.reinit()
     if device == "cuda_standalone":
         try:
             import brian2cuda  # noqa: F401  (registers the device)
@@ -180,9 +195,7 @@ def select_device(device: str, directory: Path, threads: int = 0) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     b2.set_device(device, directory=str(directory), build_on_run=False)
     b2.prefs.devices.cpp_standalone.openmp_threads = threads
-    b2.prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-ffast-math", "-fno-finite-math-only",
-                                                  "-march=native", "-std=c++17"]
-    _ACTIVE["device"] = device
+    b2.prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-march=native", "-std=c++17"]
 
 
 def patch_cuda_cpp_standard() -> None:

@@ -1,0 +1,143 @@
+"""Every shipped protocol and model file loads and validates; absent data gives a helpful DataError.
+
+Parametrised over the files in the repository, so new protocols and models are covered
+automatically. Nothing is compiled or simulated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from brainsnn.data.idx import IDX_FILE_NAMES
+from brainsnn.datasets import prepare_data
+from brainsnn.errors import DataError
+from brainsnn.modellib import MODEL_DIR, compose, load_model_file
+from brainsnn.protocol import (
+    DEFAULT_MODELS,
+    Protocol,
+    load_models,
+    load_protocol,
+    resolve_parameters,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTOCOLS = sorted((ROOT / "protocols").glob("*.yaml"))
+MODELS = sorted(MODEL_DIR.rglob("*.yaml"))
+
+
+def _ids(paths: list[Path], root: Path) -> list[str]:
+    return [str(path.relative_to(root)) for path in paths]
+
+
+def test_files_are_found():
+    assert ROOT / "protocols" / "ncg_digits.yaml" in PROTOCOLS
+    assert MODELS, f"no model files under {MODEL_DIR}"
+
+
+@pytest.mark.parametrize("path", PROTOCOLS, ids=_ids(PROTOCOLS, ROOT))
+def test_protocol_loads_and_validates(path):
+    protocol = load_protocol(path)
+    assert isinstance(protocol, Protocol)
+    assert protocol.name == path.stem, "a protocol's name should match its file name"
+    models = load_models(protocol)
+    parameters = resolve_parameters(protocol, models)
+    # every parameter the protocol sets is a model parameter (load_protocol checks), and the
+    # resolved set holds every model parameter, not just those the protocol spells out
+    assert set(protocol.network.parameters) <= set(parameters)
+    assert all(isinstance(value, float) for value in parameters.values())
+
+
+@pytest.mark.parametrize("path", PROTOCOLS, ids=_ids(PROTOCOLS, ROOT))
+def test_protocol_with_external_data_says_how_to_get_it(path):
+    protocol = load_protocol(path)
+    if protocol.data.source != "digits":
+        assert protocol.data.hint.strip(), f"{path}: data.hint should say how to obtain the data"
+
+
+def test_model_files_are_found():
+    names = {str(path.relative_to(MODEL_DIR).with_suffix("")) for path in MODELS}
+    assert set(DEFAULT_MODELS) <= names
+
+
+@pytest.mark.parametrize("path", MODELS, ids=_ids(MODELS, MODEL_DIR))
+def test_model_file_loads(path):
+    model = load_model_file(str(path))
+    assert model.name == str(path.relative_to(MODEL_DIR).with_suffix("")), \
+        "a model's name should be its path under models/"
+    assert model.description.strip()
+    for role in ("inputs", "outputs", "layer", "feedforward", "lateral", "report_link"):
+        fragment = getattr(model, role)
+        if fragment is not None:
+            for name, spec in fragment.parameters.items():
+                assert spec.description.strip(), f"{path}: parameter {name} has no description"
+
+
+def test_model_file_loads_by_name():
+    for name in DEFAULT_MODELS:
+        assert load_model_file(name).name == name
+
+
+def test_default_models_compose():
+    composed = compose([load_model_file(name) for name in DEFAULT_MODELS])
+    assert composed["outputs"].threshold is not None
+    assert composed["inputs"].threshold is not None
+    parameters = {name for group in composed.values() for name in group.parameters}
+    assert {"theta0", "gap", "a_plus", "a_minus", "thr_lr"} <= parameters
+
+
+def _idx_present(directory: Path) -> bool:
+    return all((directory / name).is_file() or (directory / f"{name}.gz").is_file()
+               for names in IDX_FILE_NAMES.values() for name in names)
+
+
+def _data_present(protocol: Protocol) -> bool:
+    data = protocol.data
+    if data.source == "idx":
+        return bool(data.path) and _idx_present(Path(data.path).expanduser())
+    if data.source == "spikingdataset":
+        return all(name and Path(name).expanduser().is_file()
+                   for name in (data.train_file, data.test_file))
+    return True
+
+
+@pytest.mark.parametrize("path", PROTOCOLS, ids=_ids(PROTOCOLS, ROOT))
+def test_absent_data_gives_data_error_with_hint(path):
+    protocol = load_protocol(path)
+    if protocol.data.source == "digits":
+        pytest.skip("embedded data set")
+    if _data_present(protocol):
+        pytest.skip("the protocol's data is installed")
+    with pytest.raises(DataError) as caught:
+        prepare_data(protocol)
+    message = str(caught.value)
+    assert "\n" not in message
+    if protocol.data.source == "idx":
+        assert str(Path(protocol.data.path).expanduser()) in message
+        assert protocol.data.hint in message
+
+
+def _source(path: Path) -> str | None:
+    """data.source of a protocol file, read leniently (collection must not fail on a bad file)."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))["data"]["source"]
+    except Exception:
+        return None
+
+
+IDX_PROTOCOLS = [path for path in PROTOCOLS if _source(path) == "idx"]
+
+
+@pytest.mark.parametrize("path", IDX_PROTOCOLS, ids=_ids(IDX_PROTOCOLS, ROOT))
+def test_idx_protocol_in_an_empty_directory_gives_its_hint(path, tmp_path):
+    """Whether or not the data is installed: pointed at an empty directory, the hint is shown."""
+    protocol = load_protocol(path, [f"data.path={tmp_path}"])
+    with pytest.raises(DataError) as caught:
+        prepare_data(protocol)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert str(tmp_path) in message
+    assert "train-images-idx3-ubyte" in message
+    assert protocol.data.hint and protocol.data.hint in message
