@@ -15,9 +15,14 @@ from brainsnn import __version__
 from brainsnn.errors import BrainsnnError
 
 PROTOCOL = click.argument("protocol", type=click.Path(dir_okay=False, path_type=Path))
-SET = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-                   help="Override a protocol key, e.g. --set training.max_epochs=5 or "
-                        "--set network.parameters.gap=0.01 (value parsed as YAML). Repeatable.")
+SET = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a protocol key, e.g. --set training.max_epochs=5 or "
+    "--set network.parameters.gap=0.01 (value parsed as YAML). Repeatable.",
+)
 
 
 class FriendlyGroup(click.Group):
@@ -30,8 +35,11 @@ class FriendlyGroup(click.Group):
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
-            click.echo("interrupted: completed chunks are checkpointed; continue with "
-                       "'brainsnn run PROTOCOL --out RUN_DIR --resume'", err=True)
+            click.echo(
+                "interrupted: completed chunks are checkpointed; continue with "
+                "'brainsnn run PROTOCOL --out RUN_DIR --resume'",
+                err=True,
+            )
             sys.exit(130)
 
 
@@ -45,8 +53,9 @@ def main() -> None:
     """
 
 
-def _load(protocol: Path, overrides: tuple[str, ...], device: str | None = None,
-          seed: int | None = None):
+def _load(
+    protocol: Path, overrides: tuple[str, ...], device: str | None = None, seed: int | None = None
+):
     from brainsnn.protocol import load_protocol
 
     extra = list(overrides)
@@ -60,19 +69,40 @@ def _load(protocol: Path, overrides: tuple[str, ...], device: str | None = None,
 @main.command()
 @PROTOCOL
 @SET
-@click.option("--device", type=click.Choice(["runtime", "cpp", "cuda"]), default=None,
-              help="Brian2 device: runtime (debugging, slow), cpp (compiled C++, default), cuda "
-                   "(brian2cuda, needs a GPU and 'pip install brainsnn[cuda]').")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Run directory (default: the protocol's output.directory, "
-                   "results/<name>/<timestamp>).")
-@click.option("--seed", type=int, default=None, help="Seed of the initial weights (overrides "
-                                                       "the protocol's seed).")
-@click.option("--resume", is_flag=True, help="Continue an interrupted run from the checkpoint "
-                                             "in --out (the last completed chunk).")
+@click.option(
+    "--device",
+    type=click.Choice(["runtime", "cpp", "cuda"]),
+    default=None,
+    help="Brian2 device: runtime (debugging, slow), cpp (compiled C++, default), cuda "
+    "(brian2cuda, needs a GPU and 'pip install brainsnn[cuda]').",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Run directory (default: the protocol's output.directory, results/<name>/<timestamp>).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed of the initial weights (overrides the protocol's seed).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run from the checkpoint in --out (the last completed chunk).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def run(protocol: Path, overrides: tuple[str, ...], device: str | None, out: str | None,
-        seed: int | None, resume: bool, quiet: bool) -> None:
+def run(
+    protocol: Path,
+    overrides: tuple[str, ...],
+    device: str | None,
+    out: str | None,
+    seed: int | None,
+    resume: bool,
+    quiet: bool,
+) -> None:
     """Run PROTOCOL: train with early stopping, then write results.nc in the run directory."""
     from brainsnn.experiment import run_protocol
 
@@ -84,8 +114,10 @@ def run(protocol: Path, overrides: tuple[str, ...], device: str | None, out: str
     logging.getLogger("brainsnn").addHandler(console)
     outcome = run_protocol(loaded, out=out, resume=resume, show_progress=not quiet)
     data = outcome.dataset
-    click.echo(f"{loaded.name}: {int(data.attrs['epochs'])} epochs on {data.attrs['device']}, "
-               f"{data.attrs['mean_train_samples_per_second']:.0f} training samples/s")
+    click.echo(
+        f"{loaded.name}: {int(data.attrs['epochs'])} epochs on {data.attrs['device']}, "
+        f"{data.attrs['mean_train_samples_per_second']:.0f} training samples/s"
+    )
     click.echo(f"  train accuracy      {float(data.train_accuracy[-1]):.4f}")
     click.echo(f"  validation accuracy {float(data.validation_accuracy[-1]):.4f}")
     click.echo(f"  test accuracy       {float(data.test_accuracy[-1]):.4f}")
@@ -98,8 +130,9 @@ def run(protocol: Path, overrides: tuple[str, ...], device: str | None, out: str
 def validate(protocol: Path, overrides: tuple[str, ...]) -> None:
     """Check PROTOCOL and its model files without running anything."""
     loaded = _load(protocol, overrides)
-    click.echo(f"{protocol}: valid protocol '{loaded.name}' "
-               f"({len(loaded.network.models)} model files)")
+    click.echo(
+        f"{protocol}: valid protocol '{loaded.name}' ({len(loaded.network.models)} model files)"
+    )
 
 
 @main.command()
@@ -130,14 +163,29 @@ def doctor() -> None:
     import brian2
     import numpy
 
-    lines = [("python", sys.version.split()[0]), ("brainsnn", __version__),
-             ("brian2", brian2.__version__), ("numpy", numpy.__version__),
-             ("c++ compiler", _version(["g++", "--version"]) if shutil.which("g++") else
-              "not found: install g++ (apt-get install g++) for device cpp")]
-    lines.append(("nvcc", _version(["nvcc", "--version"]) if shutil.which("nvcc") else
-                  "not found (device cuda unavailable)"))
-    lines.append(("gpu", _version(["nvidia-smi", "-L"]) if shutil.which("nvidia-smi") else
-                  "none found"))
+    lines = [
+        ("python", sys.version.split()[0]),
+        ("brainsnn", __version__),
+        ("brian2", brian2.__version__),
+        ("numpy", numpy.__version__),
+        (
+            "c++ compiler",
+            _version(["g++", "--version"])
+            if shutil.which("g++")
+            else "not found: install g++ (apt-get install g++) for device cpp",
+        ),
+    ]
+    lines.append(
+        (
+            "nvcc",
+            _version(["nvcc", "--version"])
+            if shutil.which("nvcc")
+            else "not found (device cuda unavailable)",
+        )
+    )
+    lines.append(
+        ("gpu", _version(["nvidia-smi", "-L"]) if shutil.which("nvidia-smi") else "none found")
+    )
     try:
         import brian2cuda
 

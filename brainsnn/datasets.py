@@ -70,8 +70,13 @@ def _load_times(protocol: Protocol) -> tuple[np.ndarray, np.ndarray, np.ndarray,
         directory = Path(data.path).expanduser()
         train_x, train_y = load_idx_dataset(directory, "train", hint=data.hint)
         test_x, test_y = load_idx_dataset(directory, "test", hint=data.hint)
-        return (ttfs_encode(train_x, IMAGE_MAX["idx"]), train_y,
-                ttfs_encode(test_x, IMAGE_MAX["idx"]), test_y, IMAGE_MAX["idx"])
+        return (
+            ttfs_encode(train_x, IMAGE_MAX["idx"]),
+            train_y,
+            ttfs_encode(test_x, IMAGE_MAX["idx"]),
+            test_y,
+            IMAGE_MAX["idx"],
+        )
     if not data.train_file or not data.test_file:
         raise ConfigError("data.train_file and data.test_file are required for spikingdataset data")
     train_t, train_y = read_spiking_dataset(Path(data.train_file).expanduser())
@@ -79,8 +84,9 @@ def _load_times(protocol: Protocol) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     return train_t, train_y, test_t, test_y, DEFAULT_FEATURE_STEPS
 
 
-def _subset(times: np.ndarray, labels: np.ndarray, size: int | None,
-            seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _subset(
+    times: np.ndarray, labels: np.ndarray, size: int | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """A stratified subset of ``size`` samples, kept in stored order (None: everything)."""
     if size is None or size >= len(labels):
         return times, labels
@@ -104,5 +110,10 @@ def prepare_data(protocol: Protocol) -> PreparedData:
             raise DataError("a data split is empty: use more samples or a smaller fraction")
         return Split(quantise_times(times, steps).astype(np.int64), remap[labels].astype(np.int64))
 
-    return PreparedData(encode(train_t[fit], train_y[fit]), encode(train_t[val], train_y[val]),
-                        encode(test_t, test_y), len(classes), steps)
+    return PreparedData(
+        encode(train_t[fit], train_y[fit]),
+        encode(train_t[val], train_y[val]),
+        encode(test_t, test_y),
+        len(classes),
+        steps,
+    )

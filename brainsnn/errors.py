@@ -11,7 +11,7 @@ class BrainsnnError(Exception):
 
 
 class ConfigError(BrainsnnError):
-    """A protocol or model file is malformed, has an unknown key, or a value of the wrong type/unit."""
+    """A protocol or model file is malformed, has an unknown key, or a wrongly typed value."""
 
 
 class DataError(BrainsnnError):

@@ -52,11 +52,15 @@ def build_layout(protocol: Protocol, data: PreparedData) -> ReadoutLayout:
     texts = tuple((name, find_model_file(name).read_text()) for name in network.models)
     duration = resolve_duration(protocol)
     return ReadoutLayout(
-        n_inputs=data.n_inputs, n_classes=data.n_classes,
-        neurons_per_class=network.neurons_per_class, n_nontarget=network.nontarget_per_class,
+        n_inputs=data.n_inputs,
+        n_classes=data.n_classes,
+        neurons_per_class=network.neurons_per_class,
+        n_nontarget=network.nontarget_per_class,
         n_input_steps=data.time_steps,
         chunk_size=min(protocol.training.chunk_size, max(len(data.train), len(data.test))),
-        sample_duration_s=duration, model_texts=texts)
+        sample_duration_s=duration,
+        model_texts=texts,
+    )
 
 
 def resolve_duration(protocol: Protocol) -> float:
@@ -68,23 +72,35 @@ def resolve_duration(protocol: Protocol) -> float:
 
 def _git_revision() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, cwd=Path(__file__).parent, timeout=5).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            timeout=5,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
 
-def _provenance(protocol: Protocol, device: str, wall: float, progress: Progress,
-                layout: ReadoutLayout) -> dict[str, object]:
+def _provenance(
+    protocol: Protocol, device: str, wall: float, progress: Progress, layout: ReadoutLayout
+) -> dict[str, object]:
     import brian2
 
     speeds = progress.history["train_samples_per_second"]
     return {
-        "protocol": protocol.name, "brainsnn_version": brainsnn.__version__,
-        "brian2_version": brian2.__version__, "numpy_version": np.__version__,
-        "python_version": platform.python_version(), "device": device, "seed": protocol.seed,
-        "git_revision": _git_revision(), "created": datetime.now().isoformat(timespec="seconds"),
-        "wall_time_s": wall, "epochs": progress.epoch,
+        "protocol": protocol.name,
+        "brainsnn_version": brainsnn.__version__,
+        "brian2_version": brian2.__version__,
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+        "device": device,
+        "seed": protocol.seed,
+        "git_revision": _git_revision(),
+        "created": datetime.now().isoformat(timespec="seconds"),
+        "wall_time_s": wall,
+        "epochs": progress.epoch,
         "mean_train_samples_per_second": float(np.mean(speeds)) if speeds else 0.0,
         "time_steps_per_sample": layout.n_input_steps,
         "dt_in_units_of_T": 1.0 / layout.n_input_steps,
@@ -92,19 +108,22 @@ def _provenance(protocol: Protocol, device: str, wall: float, progress: Progress
     }
 
 
-def collect_results(trainer: Trainer, progress: Progress, layout: ReadoutLayout,
-                    attrs: dict[str, object]) -> xr.Dataset:
+def collect_results(
+    trainer: Trainer, progress: Progress, layout: ReadoutLayout, attrs: dict[str, object]
+) -> xr.Dataset:
     """Assemble results.nc from the training history and the last test pass."""
     state, parameters = progress.state, progress.parameters
     n_out = layout.n_outputs
     values = {key: np.array(series) for key, series in progress.history.items()}
-    values.update({
-        "weights": state["w"].reshape(n_out, layout.n_inputs),
-        "test_threshold": np.full(n_out, parameters["theta0"]),
-        "neuron_class": layout.class_of_neuron(),
-        "neuron_nontarget": (layout.position_in_class() < layout.n_nontarget).astype(int),
-        "test_label": trainer.data.test.labels,
-    })
+    values.update(
+        {
+            "weights": state["w"].reshape(n_out, layout.n_inputs),
+            "test_threshold": np.full(n_out, parameters["theta0"]),
+            "neuron_class": layout.class_of_neuron(),
+            "neuron_nontarget": (layout.position_in_class() < layout.n_nontarget).astype(int),
+            "test_label": trainer.data.test.labels,
+        }
+    )
     if "theta_train" in state:
         values["training_threshold"] = state["theta_train"]
     last = trainer.last_test
@@ -116,8 +135,9 @@ def collect_results(trainer: Trainer, progress: Progress, layout: ReadoutLayout,
     return make_dataset(values, attrs)
 
 
-def run_protocol(protocol: Protocol, out: str | None = None, resume: bool = False,
-                 show_progress: bool = True) -> RunOutcome:
+def run_protocol(
+    protocol: Protocol, out: str | None = None, resume: bool = False, show_progress: bool = True
+) -> RunOutcome:
     """Run a validated protocol; with ``resume``, continue from the run directory's checkpoint."""
     started = time.perf_counter()
     directory = run_directory(protocol, out)
@@ -132,18 +152,33 @@ def run_protocol(protocol: Protocol, out: str | None = None, resume: bool = Fals
     _attach_log(directory / "run.log")
     (directory / "protocol.yaml").write_text(yaml.safe_dump(protocol.model_dump(), sort_keys=False))
     layout = build_layout(protocol, data)
-    log.info("protocol %s: %d train / %d validation / %d test samples, %d inputs, %d outputs, "
-             "%d steps per sample, device %s", protocol.name, len(data.train),
-             len(data.validation), len(data.test), layout.n_inputs, layout.n_outputs,
-             layout.steps_per_sample, protocol.device.name)
+    log.info(
+        "protocol %s: %d train / %d validation / %d test samples, %d inputs, %d outputs, "
+        "%d steps per sample, device %s",
+        protocol.name,
+        len(data.train),
+        len(data.validation),
+        len(data.test),
+        layout.n_inputs,
+        layout.n_outputs,
+        layout.steps_per_sample,
+        protocol.device.name,
+    )
     backend = _backend(protocol, layout, composed)
     if resume:
         progress = Progress.load(checkpoint)
         log.info("resuming after epoch %d, chunk %d", progress.epoch, progress.chunk)
     else:
         progress = _fresh_progress(protocol, layout, composed, parameters)
-    trainer = Trainer(backend, data, layout.chunk_size, protocol.training.max_epochs,
-                      protocol.training.patience, show_progress)
+    trainer = Trainer(
+        backend,
+        data,
+        layout.chunk_size,
+        protocol.training.max_epochs,
+        protocol.training.patience,
+        show_progress,
+        record_test=protocol.recording.test_outputs,
+    )
     trainer.train(progress, checkpoint)
     if trainer.last_test is None:  # resumed a finished run: evaluate the final model once
         trainer.last_test = _final_test(trainer, progress)
@@ -156,26 +191,45 @@ def run_protocol(protocol: Protocol, out: str | None = None, resume: bool = Fals
 def _final_test(trainer: Trainer, progress: Progress):
     from brainsnn.training import _concatenate
 
-    return _concatenate(trainer.present(trainer.data.test, progress, False, True, "test"))
+    return _concatenate(
+        trainer.present(trainer.data.test, progress, False, trainer.record_test, "test")
+    )
 
 
 def _backend(protocol: Protocol, layout: ReadoutLayout, composed: dict) -> Backend:
-    root = Path(protocol.device.build_dir).expanduser() if protocol.device.build_dir else \
-        default_build_root()
-    log.info("building the network for device %s (compiled builds are cached in %s)",
-             protocol.device.name, root)
+    root = (
+        Path(protocol.device.build_dir).expanduser()
+        if protocol.device.build_dir
+        else default_build_root()
+    )
+    log.info(
+        "building the network for device %s (compiled builds are cached in %s)",
+        protocol.device.name,
+        root,
+    )
     return make_backend(protocol.device.name, layout, composed, root, protocol.device.threads)
 
 
-def _fresh_progress(protocol: Protocol, layout: ReadoutLayout, composed: dict,
-                    parameters: dict[str, float]) -> Progress:
+def _fresh_progress(
+    protocol: Protocol, layout: ReadoutLayout, composed: dict, parameters: dict[str, float]
+) -> Progress:
     rng = np.random.default_rng(protocol.seed)
     init = protocol.network.weights
-    weights, row_sums = initial_weights(layout.n_outputs, layout.n_inputs, init.mean, init.std,
-                                        parameters.get("w_min", 0.0),
-                                        parameters.get("w_max", 1.0), rng)
-    sizes = {"inputs": layout.n_inputs, "outputs": layout.n_outputs, "layer": 1,
-             "feedforward": layout.n_inputs * layout.n_outputs}
+    weights, row_sums = initial_weights(
+        layout.n_outputs,
+        layout.n_inputs,
+        init.mean,
+        init.std,
+        parameters.get("w_min", 0.0),
+        parameters.get("w_max", 1.0),
+        rng,
+    )
+    sizes = {
+        "inputs": layout.n_inputs,
+        "outputs": layout.n_outputs,
+        "layer": 1,
+        "feedforward": layout.n_inputs * layout.n_outputs,
+    }
     state = initial_state(composed, parameters, weights, row_sums, sizes)
     return Progress(state=state, parameters=dict(parameters))
 

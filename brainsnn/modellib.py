@@ -22,7 +22,14 @@ from brainsnn.yamlfile import load_model
 #: Per-sample stages, in the order they happen after the sample's input window.
 Stage = Literal["sample_start", "compete", "report", "regulate", "error", "learn", "normalise"]
 STAGES: tuple[str, ...] = (
-    "sample_start", "compete", "report", "regulate", "error", "learn", "normalise")
+    "sample_start",
+    "compete",
+    "report",
+    "regulate",
+    "error",
+    "learn",
+    "normalise",
+)
 NEURON_ROLES = ("inputs", "outputs", "layer")
 SYNAPSE_ROLES = ("feedforward", "lateral", "report_link")
 ROLES = NEURON_ROLES + SYNAPSE_ROLES
@@ -34,7 +41,7 @@ class _Strict(BaseModel):
 
 
 class ParameterSpec(_Strict):
-    """A tunable parameter: a shared variable of its group, set between chunks without recompiling."""
+    """A tunable parameter: a shared variable of its group, set between chunks (no recompile)."""
 
     value: float | str = Field(description="default value; a string may carry a Brian2 unit")
     unit: str = Field("1", description="Brian2 unit the value must have ('1' = dimensionless)")
@@ -52,25 +59,31 @@ class GroupFragment(_Strict):
     """What one model file adds to one role of the network."""
 
     equations: str = ""
-    method: str | None = Field(None, description="Brian2 integration method for differential equations")
+    method: str | None = Field(
+        None, description="Brian2 integration method for differential equations"
+    )
     parameters: dict[str, ParameterSpec] = {}
     threshold: str | None = None
     reset: str | None = None
     on_pre: str | None = None
     events: dict[Stage, StageEvent] = {}
     pathways: dict[Stage, str] = {}
-    persistent: list[str] = Field(default_factory=list,
-                                  description="state carried from one chunk of samples to the next")
-    initial: dict[str, str] = Field(default_factory=dict,
-                                    description="initial value expression of persistent variables")
-    epoch_start: dict[str, str] = Field(default_factory=dict,
-                                        description="state reset at each epoch start (expressions)")
-    epoch_end: dict[str, str] = Field(default_factory=dict,
-                                      description="parameter updates after each epoch (expressions)")
+    persistent: list[str] = Field(
+        default_factory=list, description="state carried from one chunk of samples to the next"
+    )
+    initial: dict[str, str] = Field(
+        default_factory=dict, description="initial value expression of persistent variables"
+    )
+    epoch_start: dict[str, str] = Field(
+        default_factory=dict, description="state reset at each epoch start (expressions)"
+    )
+    epoch_end: dict[str, str] = Field(
+        default_factory=dict, description="parameter updates after each epoch (expressions)"
+    )
 
 
 class ModelFile(_Strict):
-    """A model file of ``models/``: a neuron, input coding, synapse, rule, competition, regulation."""
+    """A model file of ``models/``: neuron, input coding, synapse, rule, competition, regulation."""
 
     name: str
     kind: Literal["input", "neuron", "synapse", "decision", "competition", "rule", "regulation"]
@@ -93,12 +106,14 @@ class ModelFile(_Strict):
         for role in SYNAPSE_ROLES:
             fragment = getattr(self, role)
             if fragment is not None and (fragment.events or fragment.threshold or fragment.reset):
-                raise ValueError(f"{role}: synapses take 'pathways'/'on_pre', not 'events'/'threshold'")
+                raise ValueError(
+                    f"{role}: synapses take 'pathways'/'on_pre', not 'events'/'threshold'"
+                )
         return self
 
 
 def find_model_file(name: str, search_dirs: list[Path] | None = None) -> Path:
-    """Resolve a model name (``rules/s2stdp``) or path to a file; ConfigError if it does not exist."""
+    """Resolve a model name (``rules/s2stdp``) or path to a file; ConfigError if it is missing."""
     candidate = Path(name)
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
         return candidate
@@ -144,7 +159,9 @@ class ComposedGroup:
         return [stage for stage in STAGES if stage in used]
 
 
-def _merge(target: ComposedGroup, fragment: GroupFragment, where: str, names: dict[str, str]) -> None:
+def _merge(
+    target: ComposedGroup, fragment: GroupFragment, where: str, names: dict[str, str]
+) -> None:
     target.equations.append(fragment.equations)
     target.method = fragment.method or target.method
     for pname, spec in fragment.parameters.items():
@@ -177,7 +194,9 @@ def compose(models: list[ModelFile]) -> dict[str, ComposedGroup]:
     for model in models:
         missing = [name for name in model.requires if name not in present]
         if missing:
-            raise ConfigError(f"model '{model.name}' requires model(s) {missing} in the same network")
+            raise ConfigError(
+                f"model '{model.name}' requires model(s) {missing} in the same network"
+            )
     groups = {role: ComposedGroup() for role in ROLES}
     parameter_owner: dict[str, str] = {}
     for model in models:

@@ -14,8 +14,13 @@ from brainsnn.units import check_quantity
 from brainsnn.yamlfile import format_validation_error, read_yaml
 
 DEFAULT_MODELS = [
-    "inputs/ttfs", "neurons/if_single_spike", "synapses/delta", "decision/first_spike",
-    "competition/ncg", "rules/s2stdp", "regulation/cr2",
+    "inputs/ttfs",
+    "neurons/if_single_spike",
+    "synapses/delta",
+    "decision/first_spike",
+    "competition/ncg",
+    "rules/s2stdp",
+    "regulation/cr2",
 ]
 
 
@@ -28,19 +33,29 @@ class DataSection(_Section):
 
     source: Literal["digits", "idx", "spikingdataset"] = Field(
         description="digits: scikit-learn's 8x8 digits (embedded); idx: MNIST-format IDX files; "
-                    "spikingdataset: SpikeNN feature files")
+        "spikingdataset: SpikeNN feature files"
+    )
     path: str | None = Field(None, description="idx: directory of the IDX files")
     train_file: str | None = Field(None, description="spikingdataset: training-set file")
     test_file: str | None = Field(None, description="spikingdataset: test-set file")
     hint: str = Field("", description="how to obtain the data, shown when it is missing")
-    validation_fraction: float = Field(0.1, gt=0, lt=1,
-                                       description="share of the training set held out for early "
-                                                   "stopping (stratified)")
-    test_fraction: float = Field(0.2, gt=0, lt=1,
-                                 description="digits only (no official test set): held-out share")
-    train_subset: int | None = Field(None, gt=0, description="use only the first n training "
-                                                             "samples (after a stratified shuffle)")
-    test_subset: int | None = Field(None, gt=0, description="use only the first n test samples")
+    validation_fraction: float = Field(
+        0.1,
+        gt=0,
+        lt=1,
+        description="share of the training set held out for early stopping (stratified)",
+    )
+    test_fraction: float = Field(
+        0.2, gt=0, lt=1, description="digits only (no official test set): held-out share"
+    )
+    train_subset: int | None = Field(
+        None,
+        gt=0,
+        description="use a stratified subset of n training samples (kept in stored order)",
+    )
+    test_subset: int | None = Field(
+        None, gt=0, description="use a stratified subset of n test samples (kept in stored order)"
+    )
     split_seed: int = Field(0, description="seed of the stratified splits")
 
 
@@ -48,9 +63,19 @@ class EncodingSection(_Section):
     """How samples become input spikes."""
 
     method: Literal["ttfs"] = Field("ttfs", description="time-to-first-spike: t = 1 - x/x_max")
-    time_steps: int | None = Field(None, gt=0, description="input steps per sample; default: "
-                                   "the number of intensity levels (lossless for integer images)")
-    sample_duration: str = Field("10 ms", description="physical duration T of one sample window")
+    time_steps: int | None = Field(
+        None,
+        gt=0,
+        description="input steps L per sample window; "
+        "default: the number of intensity levels for images (16 for "
+        "digits, 255 for IDX: lossless), 1000 for spikingdataset files",
+    )
+    sample_duration: str = Field(
+        "10 ms",
+        description="physical duration T of the input window "
+        "(dt = T/L); each sample then takes 5 more steps for its "
+        "per-sample stages",
+    )
 
     @field_validator("sample_duration")
     @classmethod
@@ -62,60 +87,82 @@ class EncodingSection(_Section):
 class WeightInit(_Section):
     """Initial weights: Normal(mean, std), then clipped to [w_min, w_max]."""
 
-    mean: float = 0.3
-    std: float = Field(0.01, ge=0)
+    mean: float = Field(0.3, description="mean of the initial weights")
+    std: float = Field(0.01, ge=0, description="standard deviation of the initial weights")
 
 
 class NetworkSection(_Section):
     """The readout: output layout, model files and their parameter values."""
 
     neurons_per_class: int = Field(5, ge=1, description="M, output neurons per class")
-    nontarget_per_class: int = Field(1, ge=0, description="neurons per group labelled "
-                                                          "non-target (the NCG 'L')")
-    models: list[str] = Field(default_factory=lambda: list(DEFAULT_MODELS),
-                              description="model files (names under models/ or paths), in order")
-    parameters: dict[str, float | int | str] = Field(default_factory=dict,
-                                                     description="values for model parameters")
+    nontarget_per_class: int = Field(
+        1, ge=0, description="neurons per group labelled non-target (the NCG 'L')"
+    )
+    models: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_MODELS),
+        description="model files (names under models/ or paths), in order",
+    )
+    parameters: dict[str, float | int | str] = Field(
+        default_factory=dict, description="values for model parameters"
+    )
     weights: WeightInit = Field(default_factory=WeightInit)
 
 
 class TrainingSection(_Section):
     """Epochs, early stopping and chunking."""
 
-    max_epochs: int = Field(100, ge=1)
-    patience: int = Field(10, ge=0, description="epochs without strict improvement of validation "
-                                                "accuracy before stopping; 0 = never stop early")
-    chunk_size: int = Field(1000, ge=1, description="samples simulated per compiled run")
+    max_epochs: int = Field(100, ge=1, description="upper bound on training epochs")
+    patience: int = Field(
+        10,
+        ge=0,
+        description="epochs without strict improvement of validation "
+        "accuracy before stopping; 0 = never stop early",
+    )
+    chunk_size: int = Field(
+        1000,
+        ge=1,
+        description="samples simulated per compiled run (capped "
+        "at the larger of the training and test set sizes); a checkpoint is "
+        "written after each training chunk",
+    )
 
 
 class RecordingSection(_Section):
     """What is stored per sample in results.nc."""
 
-    test_outputs: bool = Field(True, description="first-spike times and potentials of every "
-                                                 "output neuron for every test sample")
+    test_outputs: bool = Field(
+        True,
+        description="first-spike times and potentials of every output neuron for every test sample",
+    )
 
 
 class DeviceSection(_Section):
     """Where the network runs."""
 
-    name: Literal["runtime", "cpp", "cuda"] = Field("cpp", description="runtime (debugging), cpp "
-                                                    "(compiled C++), cuda (brian2cuda, needs a GPU)")
+    name: Literal["runtime", "cpp", "cuda"] = Field(
+        "cpp", description="runtime (debugging), cpp (compiled C++), cuda (brian2cuda, needs a GPU)"
+    )
     threads: int = Field(0, ge=0, description="OpenMP threads for cpp (0 = single thread)")
-    build_dir: str | None = Field(None, description="build cache (default ~/.cache/brainsnn)")
+    build_dir: str | None = Field(
+        None,
+        description="build cache (default $BRAINSNN_CACHE/builds, else ~/.cache/brainsnn/builds)",
+    )
 
 
 class OutputSection(_Section):
     """Where results go."""
 
-    directory: str = Field("results/{name}/{timestamp}", description="run directory; {name} and "
-                                                                    "{timestamp} are filled in")
+    directory: str = Field(
+        "results/{name}/{timestamp}",
+        description="run directory; {name} and {timestamp} are filled in",
+    )
 
 
 class Protocol(_Section):
     """A complete experiment."""
 
-    name: str
-    description: str = ""
+    name: str = Field(description="experiment name (used in the default run directory)")
+    description: str = Field("", description="free text")
     data: DataSection
     encoding: EncodingSection = Field(default_factory=EncodingSection)
     network: NetworkSection = Field(default_factory=NetworkSection)
@@ -155,13 +202,15 @@ def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Proto
         protocol = Protocol.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(path, exc, lines)) from None
-    resolve_parameters(protocol, load_models(protocol, str(path), lines), source=str(path),
-                       lines=lines)
+    resolve_parameters(
+        protocol, load_models(protocol, str(path), lines), source=str(path), lines=lines
+    )
     return protocol
 
 
-def load_models(protocol: Protocol, source: str | None = None,
-                lines: dict | None = None) -> list[ModelFile]:
+def load_models(
+    protocol: Protocol, source: str | None = None, lines: dict | None = None
+) -> list[ModelFile]:
     """Load the protocol's model files (names under models/, or paths).
 
     With ``source`` (the protocol file), errors name it and the network.models entry's line.
@@ -179,8 +228,9 @@ def load_models(protocol: Protocol, source: str | None = None,
     return models
 
 
-def resolve_parameters(protocol: Protocol, models: list[ModelFile], source: str = "protocol",
-                       lines: dict | None = None) -> dict[str, float]:
+def resolve_parameters(
+    protocol: Protocol, models: list[ModelFile], source: str = "protocol", lines: dict | None = None
+) -> dict[str, float]:
     """Model defaults overridden by the protocol, checked for unknown names and units.
 
     Returns values in Brian2 base units (plain floats).
@@ -188,12 +238,14 @@ def resolve_parameters(protocol: Protocol, models: list[ModelFile], source: str 
     composed = compose(models)
     specs = {name: spec for group in composed.values() for name, spec in group.parameters.items()}
     values = {}
-    for name, given in protocol.network.parameters.items():
+    for name in protocol.network.parameters:
         if name not in specs:
             line = (lines or {}).get(("network", "parameters", name))
             where = f"{source}:{line}" if line else source
-            raise ConfigError(f"{where}: network.parameters.{name}: unknown parameter; the models "
-                              f"define {', '.join(sorted(specs))}")
+            raise ConfigError(
+                f"{where}: network.parameters.{name}: unknown parameter; the models "
+                f"define {', '.join(sorted(specs))}"
+            )
     for name, spec in specs.items():
         given = protocol.network.parameters.get(name, spec.value)
         try:

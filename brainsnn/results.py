@@ -23,33 +23,43 @@ class VariableSpec:
 
 
 VARIABLES: dict[str, VariableSpec] = {
-    "train_accuracy": VariableSpec(("epoch",), "1", "training accuracy (decisions with training "
-                                   "thresholds, during learning)"),
+    "train_accuracy": VariableSpec(
+        ("epoch",), "1", "training accuracy (decisions with training thresholds, during learning)"
+    ),
     "validation_accuracy": VariableSpec(("epoch",), "1", "validation accuracy (test mode)"),
     "test_accuracy": VariableSpec(("epoch",), "1", "test accuracy (test mode)"),
-    "epoch_wall_time": VariableSpec(("epoch",), "s", "wall time of the epoch (train, validation "
-                                    "and test passes)"),
-    "train_samples_per_second": VariableSpec(("epoch",), "1/s", "training samples simulated per "
-                                             "second of wall time"),
+    "epoch_wall_time": VariableSpec(
+        ("epoch",), "s", "wall time of the epoch (train, validation and test passes)"
+    ),
+    "train_samples_per_second": VariableSpec(
+        ("epoch",), "1/s", "training samples simulated per second of wall time"
+    ),
     "a_plus": VariableSpec(("epoch",), "1", "LTP rate used during the epoch"),
     "a_minus": VariableSpec(("epoch",), "1", "LTD rate used during the epoch"),
     "thr_lr": VariableSpec(("epoch",), "1", "CR-2 threshold learning rate used during the epoch"),
-    "test_prediction": VariableSpec(("test_sample",), "1", "predicted class of each test sample "
-                                    "(final model)"),
+    "test_prediction": VariableSpec(
+        ("test_sample",), "1", "predicted class of each test sample (final model)"
+    ),
     "test_label": VariableSpec(("test_sample",), "1", "true class of each test sample"),
-    "test_first_spike_time": VariableSpec(("test_sample", "output_neuron"), "T",
-                                          "first-spike time of each output neuron, in units of "
-                                          "the sample duration T (1 = silent)"),
-    "test_potential": VariableSpec(("test_sample", "output_neuron"), "1",
-                                   "membrane potential at the first spike (final value if "
-                                   "silent), weight units"),
+    "test_first_spike_time": VariableSpec(
+        ("test_sample", "output_neuron"),
+        "T",
+        "first-spike time of each output neuron, in units of the sample duration T (1 = silent)",
+    ),
+    "test_potential": VariableSpec(
+        ("test_sample", "output_neuron"),
+        "1",
+        "membrane potential at the first spike (final value if silent), weight units",
+    ),
     "weights": VariableSpec(("output_neuron", "input"), "1", "final synaptic weights"),
     "test_threshold": VariableSpec(("output_neuron",), "1", "threshold used for test decisions"),
-    "training_threshold": VariableSpec(("output_neuron",), "1", "adaptive training threshold "
-                                       "(CR-2) at the end of training"),
+    "training_threshold": VariableSpec(
+        ("output_neuron",), "1", "adaptive training threshold (CR-2) at the end of training"
+    ),
     "neuron_class": VariableSpec(("output_neuron",), "1", "class group of each output neuron"),
-    "neuron_nontarget": VariableSpec(("output_neuron",), "1", "1 if the neuron is labelled "
-                                     "non-target (NCG 'L')"),
+    "neuron_nontarget": VariableSpec(
+        ("output_neuron",), "1", "1 if the neuron is labelled non-target (NCG 'L')"
+    ),
 }
 
 
@@ -60,8 +70,9 @@ def make_dataset(values: dict[str, np.ndarray], attrs: dict[str, object]) -> xr.
         spec = VARIABLES.get(name)
         if spec is None:
             raise BrainsnnError(f"internal error: result variable '{name}' is not declared")
-        data_vars[name] = xr.Variable(spec.dims, np.asarray(value),
-                                      attrs={"units": spec.units, "long_name": spec.long_name})
+        data_vars[name] = xr.Variable(
+            spec.dims, np.asarray(value), attrs={"units": spec.units, "long_name": spec.long_name}
+        )
     dataset = xr.Dataset(data_vars, attrs={key: _attr(value) for key, value in attrs.items()})
     for dim in dataset.dims:
         dataset = dataset.assign_coords({dim: np.arange(dataset.sizes[dim])})

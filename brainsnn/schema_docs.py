@@ -31,8 +31,12 @@ FALLBACK_DESCRIPTIONS = {
     "network.weights.std": "standard deviation of the initial weight distribution",
     "training.max_epochs": "maximum number of training epochs",
 }
-_BOUNDS = ((annotated_types.Gt, "gt", ">"), (annotated_types.Ge, "ge", "≥"),
-           (annotated_types.Lt, "lt", "<"), (annotated_types.Le, "le", "≤"))
+_BOUNDS = (
+    (annotated_types.Gt, "gt", ">"),
+    (annotated_types.Ge, "ge", "≥"),
+    (annotated_types.Lt, "lt", "<"),
+    (annotated_types.Le, "le", "≤"),
+)
 
 
 def _is_section(annotation: Any) -> bool:
@@ -56,8 +60,12 @@ def _type_name(annotation: Any) -> str:
 
 
 def _constraints(info: FieldInfo) -> str:
-    parts = [f"{symbol} {getattr(item, attr)}" for item in info.metadata
-             for kind, attr, symbol in _BOUNDS if isinstance(item, kind)]
+    parts = [
+        f"{symbol} {getattr(item, attr)}"
+        for item in info.metadata
+        for kind, attr, symbol in _BOUNDS
+        if isinstance(item, kind)
+    ]
     return f" ({', '.join(parts)})" if parts else ""
 
 
@@ -88,8 +96,10 @@ def _section(prefix: str, model: type[BaseModel], title: str, required: bool) ->
             nested.append((key, info))
             continue
         description = info.description or FALLBACK_DESCRIPTIONS.get(key, "")
-        lines.append(f"| `{key}` | {_cell(_type_name(info.annotation))}{_constraints(info)} | "
-                     f"{_cell(_default(info))} | {_cell(description)} |")
+        lines.append(
+            f"| `{key}` | {_cell(_type_name(info.annotation))}{_constraints(info)} | "
+            f"{_cell(_default(info))} | {_cell(description)} |"
+        )
     lines.append("")
     for key, info in nested:
         lines += _section(f"{key}.", info.annotation, f"`{key}`", info.is_required())

@@ -25,8 +25,17 @@ from brainsnn.errors import BrainsnnError
 from brainsnn.modellib import ComposedGroup
 
 log = logging.getLogger("brainsnn")
-HISTORY_KEYS = ("train_accuracy", "validation_accuracy", "test_accuracy", "epoch_wall_time",
-                "train_samples_per_second", "a_plus", "a_minus", "thr_lr")
+RATE_KEYS = ("a_plus", "a_minus", "thr_lr")
+HISTORY_KEYS = (
+    "train_accuracy",
+    "validation_accuracy",
+    "test_accuracy",
+    "epoch_wall_time",
+    "train_samples_per_second",
+    "a_plus",
+    "a_minus",
+    "thr_lr",
+)
 
 
 @dataclass
@@ -54,7 +63,9 @@ class Progress:
             os.replace(temporary, path)
         except OSError as exc:
             Path(temporary).unlink(missing_ok=True)
-            raise BrainsnnError(f"could not write checkpoint {path}: {exc.strerror or exc}") from None
+            raise BrainsnnError(
+                f"could not write checkpoint {path}: {exc.strerror or exc}"
+            ) from None
 
     @classmethod
     def load(cls, path: Path) -> Progress:
@@ -68,13 +79,18 @@ class Progress:
 def evaluate_expression(expression: str, names: dict[str, object]) -> object:
     """Evaluate a model file's epoch-level expression over parameters and state (NumPy)."""
     try:
-        return eval(expression, {"__builtins__": {}, "np": np}, names)  # noqa: S307
+        return eval(expression, {"__builtins__": {}, "np": np}, names)
     except Exception as exc:
         raise BrainsnnError(f"cannot evaluate model expression '{expression}': {exc}") from None
 
 
-def initial_state(composed: dict[str, ComposedGroup], parameters: dict[str, float],
-                  weights: np.ndarray, row_sums: np.ndarray, sizes: dict[str, int]) -> dict:
+def initial_state(
+    composed: dict[str, ComposedGroup],
+    parameters: dict[str, float],
+    weights: np.ndarray,
+    row_sums: np.ndarray,
+    sizes: dict[str, int],
+) -> dict:
     """Persistent variables before training: weights from NumPy, others from ``initial``."""
     state: dict[str, np.ndarray] = {"w": weights.reshape(-1).copy(), "row_target": row_sums.copy()}
     for role, group in composed.items():
@@ -87,8 +103,15 @@ def initial_state(composed: dict[str, ComposedGroup], parameters: dict[str, floa
     return state
 
 
-def initial_weights(n_out: int, n_in: int, mean: float, std: float, w_min: float, w_max: float,
-                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def initial_weights(
+    n_out: int,
+    n_in: int,
+    mean: float,
+    std: float,
+    w_min: float,
+    w_max: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
     """Weights ~ Normal(mean, std) clipped to [w_min, w_max], and each row's unclipped sum."""
     draw = rng.normal(mean, std, size=(n_out, n_in))
     return np.clip(draw, w_min, w_max), draw.sum(axis=1)
@@ -98,8 +121,8 @@ def chunks(split: Split, chunk_size: int, padding_steps: int) -> list[ChunkInput
     """Cut a split into fixed-size chunks; the last is padded with silent, unlabelled samples."""
     out = []
     for start in range(0, len(split), chunk_size):
-        steps = split.input_steps[start:start + chunk_size]
-        labels = split.labels[start:start + chunk_size]
+        steps = split.input_steps[start : start + chunk_size]
+        labels = split.labels[start : start + chunk_size]
         n_valid = len(labels)
         if n_valid < chunk_size:
             pad = chunk_size - n_valid
@@ -112,29 +135,53 @@ def chunks(split: Split, chunk_size: int, padding_steps: int) -> list[ChunkInput
 class Trainer:
     """Runs the epoch loop of one protocol on one backend."""
 
-    def __init__(self, backend: Backend, data: PreparedData, chunk_size: int, max_epochs: int,
-                 patience: int, show_progress: bool = True) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        data: PreparedData,
+        chunk_size: int,
+        max_epochs: int,
+        patience: int,
+        show_progress: bool = True,
+        record_test: bool = True,
+    ) -> None:
         self.backend = backend
         self.data = data
         self.chunk_size = chunk_size
         self.max_epochs = max_epochs
         self.patience = patience
         self.show_progress = show_progress
+        self.record_test = record_test
         self.composed = backend.composed
         self.last_test: ChunkResult | None = None
 
-    def present(self, split: Split, progress: Progress, learning: bool, record: bool,
-                label: str, after_chunk: Callable[[int, ChunkResult], None] | None = None,
-                first_chunk: int = 0) -> list[ChunkResult]:
+    def present(
+        self,
+        split: Split,
+        progress: Progress,
+        learning: bool,
+        record: bool,
+        label: str,
+        after_chunk: Callable[[int, ChunkResult], None] | None = None,
+        first_chunk: int = 0,
+    ) -> list[ChunkResult]:
         """Simulate a split chunk by chunk; learning updates ``progress.state`` in place."""
         results = []
         parts = chunks(split, self.chunk_size, self.data.time_steps)
         done = min(first_chunk * self.chunk_size, len(split))
-        with tqdm(total=len(split), initial=done, desc=label, unit="sample", leave=False,
-                  disable=not self.show_progress, dynamic_ncols=True) as bar:
+        with tqdm(
+            total=len(split),
+            initial=done,
+            desc=label,
+            unit="sample",
+            leave=False,
+            disable=not self.show_progress,
+            dynamic_ncols=True,
+        ) as bar:
             for number, chunk in enumerate(parts[first_chunk:], start=first_chunk):
-                result = self.backend.run_chunk(chunk, progress.state, progress.parameters,
-                                                learning, record)
+                result = self.backend.run_chunk(
+                    chunk, progress.state, progress.parameters, learning, record
+                )
                 if learning:
                     progress.state = result.state
                 results.append(result)
@@ -163,50 +210,70 @@ class Trainer:
         data = self.data
         while not progress.stopped and progress.epoch < self.max_epochs:
             epoch_label = f"epoch {progress.epoch + 1}/{self.max_epochs}"
-            if progress.chunk == 0:
-                self._epoch_updates(progress, "epoch_start")
-                progress.correct = 0
-                progress.train_seconds = 0.0
-            chunk_clock = [time.perf_counter()]
-
-            def after_chunk(number: int, result: ChunkResult) -> None:
-                lo = number * self.chunk_size
-                labels = data.train.labels[lo:lo + len(result.prediction)]
-                progress.correct += int(np.sum(result.prediction == labels))
-                progress.chunk = number + 1
-                now = time.perf_counter()
-                progress.train_seconds += now - chunk_clock[0]
-                chunk_clock[0] = now
-                if checkpoint is not None:
-                    progress.save(checkpoint)
-
-            self.present(data.train, progress, True, False, f"{epoch_label} train", after_chunk,
-                         first_chunk=progress.chunk)
+            self._train_pass(progress, checkpoint, f"{epoch_label} train")
             evaluation_start = time.perf_counter()
-            train_seconds = progress.train_seconds
-            rates = {k: progress.parameters.get(k, float("nan")) for k in ("a_plus", "a_minus",
-                                                                             "thr_lr")}
+            rates = {k: progress.parameters.get(k, float("nan")) for k in RATE_KEYS}
             self._epoch_updates(progress, "epoch_end")
-            validation = self.accuracy(self.present(data.validation, progress, False, False,
-                                                    f"{epoch_label} validation"), data.validation)
-            test_results = self.present(data.test, progress, False, True, f"{epoch_label} test")
+            validation = self.accuracy(
+                self.present(data.validation, progress, False, False, f"{epoch_label} validation"),
+                data.validation,
+            )
+            test_results = self.present(
+                data.test, progress, False, self.record_test, f"{epoch_label} test"
+            )
             self.last_test = _concatenate(test_results)
             test = self.accuracy(test_results, data.test)
             train = progress.correct / len(data.train)
-            wall = train_seconds + time.perf_counter() - evaluation_start
-            speed = len(data.train) / max(train_seconds, 1e-9)
-            log.info("epoch %d: train %.4f  validation %.4f  test %.4f  (%.1f s, %.0f samples/s)",
-                     progress.epoch + 1, train, validation, test, wall, speed)
+            wall = progress.train_seconds + time.perf_counter() - evaluation_start
+            speed = len(data.train) / max(progress.train_seconds, 1e-9)
+            log.info(
+                "epoch %d: train %.4f  validation %.4f  test %.4f  (%.1f s, %.0f samples/s)",
+                *(progress.epoch + 1, train, validation, test, wall, speed),
+            )
             self._record_epoch(progress, train, validation, test, wall, speed, rates)
             if checkpoint is not None:
                 progress.save(checkpoint)
         return progress
 
-    def _record_epoch(self, progress: Progress, train: float, validation: float, test: float,
-                      wall: float, speed: float, rates: dict[str, float]) -> None:
-        for key, value in (("train_accuracy", train), ("validation_accuracy", validation),
-                           ("test_accuracy", test), ("epoch_wall_time", wall),
-                           ("train_samples_per_second", speed), *rates.items()):
+    def _train_pass(self, progress: Progress, checkpoint: Path | None, label: str) -> None:
+        """The training samples of one epoch (from the checkpointed chunk on), with learning."""
+        if progress.chunk == 0:
+            self._epoch_updates(progress, "epoch_start")
+            progress.correct = 0
+            progress.train_seconds = 0.0
+        chunk_clock = [time.perf_counter()]
+
+        def after_chunk(number: int, result: ChunkResult) -> None:
+            lo = number * self.chunk_size
+            labels = self.data.train.labels[lo : lo + len(result.prediction)]
+            progress.correct += int(np.sum(result.prediction == labels))
+            progress.chunk = number + 1
+            now = time.perf_counter()
+            progress.train_seconds += now - chunk_clock[0]
+            chunk_clock[0] = now
+            if checkpoint is not None:
+                progress.save(checkpoint)
+
+        self.present(self.data.train, progress, True, False, label, after_chunk, progress.chunk)
+
+    def _record_epoch(
+        self,
+        progress: Progress,
+        train: float,
+        validation: float,
+        test: float,
+        wall: float,
+        speed: float,
+        rates: dict[str, float],
+    ) -> None:
+        for key, value in (
+            ("train_accuracy", train),
+            ("validation_accuracy", validation),
+            ("test_accuracy", test),
+            ("epoch_wall_time", wall),
+            ("train_samples_per_second", speed),
+            *rates.items(),
+        ):
             progress.history[key].append(float(value))
         progress.epoch += 1
         progress.chunk = 0
@@ -225,5 +292,6 @@ def _concatenate(results: list[ChunkResult]) -> ChunkResult:
         parts = [getattr(r, attr) for r in results]
         return None if parts[0] is None else np.concatenate(parts)
 
-    return ChunkResult(stack("prediction"), stack("first_spike_time"), stack("potential"),
-                       results[-1].state)
+    return ChunkResult(
+        stack("prediction"), stack("first_spike_time"), stack("potential"), results[-1].state
+    )

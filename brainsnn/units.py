@@ -6,8 +6,12 @@ import brian2.units.allunits as allunits
 import brian2.units.stdunits as stdunits
 from brian2.units.fundamentalunits import Quantity, Unit, get_dimensions
 
-_UNITS = {name: value for module in (allunits, stdunits) for name, value in vars(module).items()
-          if isinstance(value, Unit)}
+_UNITS = {
+    name: value
+    for module in (allunits, stdunits)
+    for name, value in vars(module).items()
+    if isinstance(value, Unit)
+}
 
 
 def parse_quantity(value: float | int | str) -> Quantity | float:
@@ -16,8 +20,9 @@ def parse_quantity(value: float | int | str) -> Quantity | float:
         return float(value)
     text = str(value).strip()
     try:
-        result = eval(text.replace(" ", "*", 1) if " " in text else text,  # noqa: S307
-                      {"__builtins__": {}}, _UNITS)
+        result = eval(
+            text.replace(" ", "*", 1) if " " in text else text, {"__builtins__": {}}, _UNITS
+        )
     except Exception:
         result = None
     if isinstance(result, bool) or not isinstance(result, int | float | Quantity):

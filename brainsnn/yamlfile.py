@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from brainsnn.errors import ConfigError
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
 KeyPath = tuple[str | int, ...]
 
 
@@ -68,7 +67,7 @@ def describe_error(error: dict[str, Any]) -> str:
 def format_validation_error(
     source: str | Path, exc: ValidationError, lines: dict[KeyPath, int]
 ) -> str:
-    """Turn a pydantic ValidationError into 'file:line: key.path: problem' (first error, +N more)."""
+    """Turn a pydantic ValidationError into 'file:line: key.path: problem' (+N more)."""
     errors = exc.errors()
     first = errors[0]
     loc = tuple(part for part in first["loc"] if not str(part).startswith("function-"))
@@ -82,8 +81,12 @@ def format_validation_error(
     return f"{where}: {key}: {describe_error(first)}{more}"
 
 
-def load_model(path: str | Path, schema: type[ModelT], data: dict[str, Any] | None = None,
-               lines: dict[KeyPath, int] | None = None) -> ModelT:
+def load_model[ModelT: BaseModel](
+    path: str | Path,
+    schema: type[ModelT],
+    data: dict[str, Any] | None = None,
+    lines: dict[KeyPath, int] | None = None,
+) -> ModelT:
     """Validate a YAML file (or already-read data with its line index) against a schema."""
     if data is None:
         data, lines = read_yaml(path)

@@ -24,9 +24,16 @@ def composed_default():
 @pytest.fixture(scope="session")
 def tiny_layout() -> ReadoutLayout:
     """20 inputs, 3 classes x 3 neurons (1 non-target), 8 input steps, chunks of 12 samples."""
-    return ReadoutLayout(n_inputs=20, n_classes=3, neurons_per_class=3, n_nontarget=1,
-                         n_input_steps=8, chunk_size=12, sample_duration_s=0.01,
-                         model_texts=tuple((name, "") for name in DEFAULT_MODELS))
+    return ReadoutLayout(
+        n_inputs=20,
+        n_classes=3,
+        neurons_per_class=3,
+        n_nontarget=1,
+        n_input_steps=8,
+        chunk_size=12,
+        sample_duration_s=0.01,
+        model_texts=tuple((name, "") for name in DEFAULT_MODELS),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -38,8 +45,10 @@ def build_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_backends(tiny_layout, composed_default, build_root):
     """runtime and cpp_standalone backends of the tiny layout (one compilation per session)."""
-    return {"runtime": make_backend("runtime", tiny_layout, composed_default, build_root),
-            "cpp": make_backend("cpp", tiny_layout, composed_default, build_root)}
+    return {
+        "runtime": make_backend("runtime", tiny_layout, composed_default, build_root),
+        "cpp": make_backend("cpp", tiny_layout, composed_default, build_root),
+    }
 
 
 @pytest.fixture

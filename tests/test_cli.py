@@ -77,49 +77,66 @@ def line_of(path: Path, text: str) -> int:
 
 def test_unknown_top_level_key(tmp_path):
     path = write_protocol(tmp_path, "seed: 0\n", "seed: 0\nsed: 1\n")
-    assert_clean_error(invoke("validate", path),
-                       f"{path}:{line_of(path, 'sed: 1')}:", "sed", "unknown key")
+    assert_clean_error(
+        invoke("validate", path), f"{path}:{line_of(path, 'sed: 1')}:", "sed", "unknown key"
+    )
 
 
 def test_unknown_nested_key_names_its_line(tmp_path):
     path = write_protocol(tmp_path, "  max_epochs: 30", "  max_epoch: 30")
     line = line_of(path, "max_epoch: 30")
-    assert_clean_error(invoke("validate", path),
-                       f"{path}:{line}:", "training.max_epoch", "unknown key")
+    assert_clean_error(
+        invoke("validate", path), f"{path}:{line}:", "training.max_epoch", "unknown key"
+    )
 
 
 def test_wrong_unit_of_sample_duration(tmp_path):
     path = write_protocol(tmp_path, "sample_duration: 10 ms", "sample_duration: 10 mV")
     line = line_of(path, "sample_duration")
-    assert_clean_error(invoke("validate", path),
-                       f"{path}:{line}:", "encoding.sample_duration", "10 mV", "second")
+    assert_clean_error(
+        invoke("validate", path), f"{path}:{line}:", "encoding.sample_duration", "10 mV", "second"
+    )
 
 
 def test_wrong_unit_of_model_parameter(tmp_path):
     path = write_protocol(tmp_path, "gap: 0.2", "gap: 5 ms")
     line = line_of(path, "gap: 5 ms")
-    assert_clean_error(invoke("validate", path), f"{path}:{line}:", "network.parameters.gap",
-                       "5 ms", "dimensionless")
+    assert_clean_error(
+        invoke("validate", path),
+        f"{path}:{line}:",
+        "network.parameters.gap",
+        "5 ms",
+        "dimensionless",
+    )
 
 
 def test_malformed_model_parameter_value(tmp_path):
     path = write_protocol(tmp_path, "gap: 0.2", 'gap: "(1, 2)"')
-    assert_clean_error(invoke("validate", path), str(path), "network.parameters.gap",
-                       "not a number with a Brian2 unit")
+    assert_clean_error(
+        invoke("validate", path),
+        str(path),
+        "network.parameters.gap",
+        "not a number with a Brian2 unit",
+    )
 
 
 def test_wrong_type(tmp_path):
     path = write_protocol(tmp_path, "max_epochs: 30", "max_epochs: many")
     line = line_of(path, "max_epochs")
-    assert_clean_error(invoke("validate", path),
-                       f"{path}:{line}:", "training.max_epochs", "integer")
+    assert_clean_error(
+        invoke("validate", path), f"{path}:{line}:", "training.max_epochs", "integer"
+    )
 
 
 def test_unknown_model_parameter(tmp_path):
     path = write_protocol(tmp_path, "thr_lr: 0.5", "thr_rate: 0.5")
     line = line_of(path, "thr_rate")
-    message = assert_clean_error(invoke("validate", path), f"{path}:{line}:",
-                                 "network.parameters.thr_rate", "unknown parameter")
+    message = assert_clean_error(
+        invoke("validate", path),
+        f"{path}:{line}:",
+        "network.parameters.thr_rate",
+        "unknown parameter",
+    )
     assert "thr_lr" in message  # lists the parameters the models define
 
 
@@ -127,16 +144,18 @@ def test_missing_idx_data_fails_before_building(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     missing = tmp_path / "no-such-dir"
     hint = "fetch the four IDX files into data.path"
-    path = write_protocol(tmp_path, "  source: digits\n",
-                          f"  source: idx\n  path: {missing}\n  hint: {hint}\n")
+    path = write_protocol(
+        tmp_path, "  source: digits\n", f"  source: idx\n  path: {missing}\n  hint: {hint}\n"
+    )
     result = invoke("run", path, "--device", "runtime", "--out", tmp_path / "run", "--quiet")
     assert_clean_error(result, str(missing), "train-images-idx3-ubyte", hint)
 
 
 def test_missing_model_file(tmp_path):
     path = write_protocol(tmp_path, "regulation/cr2]", "regulation/cr2, rules/nonexistent]")
-    assert_clean_error(invoke("validate", path), str(path), "network.models",
-                       "rules/nonexistent", "not found")
+    assert_clean_error(
+        invoke("validate", path), str(path), "network.models", "rules/nonexistent", "not found"
+    )
 
 
 def test_malformed_model_file(tmp_path):
@@ -158,8 +177,9 @@ def test_malformed_yaml_names_the_line(tmp_path):
 def test_unbalanced_bracket(tmp_path):
     path = write_protocol(tmp_path, "regulation/cr2]", "regulation/cr2")
     opened = line_of(path, "models: [")
-    assert_clean_error(invoke("validate", path), f"{path}:", "malformed YAML", "]",
-                       f"line {opened}")
+    assert_clean_error(
+        invoke("validate", path), f"{path}:", "malformed YAML", "]", f"line {opened}"
+    )
 
 
 def test_protocol_file_does_not_exist(tmp_path):
@@ -173,8 +193,9 @@ def test_protocol_file_not_utf8(tmp_path):
     assert_clean_error(invoke("validate", path), str(path), "UTF-8")
 
 
-@pytest.mark.parametrize(("text", "found"), [("- a\n- b\n", "list"), ("", "empty"),
-                                             ("just text\n", "str")])
+@pytest.mark.parametrize(
+    ("text", "found"), [("- a\n- b\n", "list"), ("", "empty"), ("just text\n", "str")]
+)
 def test_top_level_not_a_mapping(tmp_path, text, found):
     path = tmp_path / "list.yaml"
     path.write_text(text, encoding="utf-8")
@@ -187,18 +208,27 @@ def test_set_without_key_path_and_value(item):
 
 
 def test_set_unknown_key():
-    assert_clean_error(invoke("validate", DIGITS, "--set", "training.max_epoch=5"),
-                       "training.max_epoch", "unknown key")
+    assert_clean_error(
+        invoke("validate", DIGITS, "--set", "training.max_epoch=5"),
+        "training.max_epoch",
+        "unknown key",
+    )
 
 
 def test_set_unknown_model_parameter():
-    assert_clean_error(invoke("show", DIGITS, "--set", "network.parameters.gapp=0.1"),
-                       "network.parameters.gapp", "unknown parameter")
+    assert_clean_error(
+        invoke("show", DIGITS, "--set", "network.parameters.gapp=0.1"),
+        "network.parameters.gapp",
+        "unknown parameter",
+    )
 
 
 def test_set_value_not_yaml():
-    assert_clean_error(invoke("validate", DIGITS, "--set", "training.max_epochs=[1"),
-                       "training.max_epochs", "not valid YAML")
+    assert_clean_error(
+        invoke("validate", DIGITS, "--set", "training.max_epochs=[1"),
+        "training.max_epochs",
+        "not valid YAML",
+    )
 
 
 def test_set_into_a_value_that_is_not_a_section():
@@ -211,8 +241,12 @@ def test_run_resume_needs_out():
 
 def test_run_resume_without_checkpoint(tmp_path):
     out = tmp_path / "run"
-    assert_clean_error(invoke("run", DIGITS, "--device", "runtime", "--resume", "--out", out),
-                       "--resume", "checkpoint", str(out))
+    assert_clean_error(
+        invoke("run", DIGITS, "--device", "runtime", "--resume", "--out", out),
+        "--resume",
+        "checkpoint",
+        str(out),
+    )
 
 
 # --- working commands -----------------------------------------------------------------------------
@@ -229,8 +263,18 @@ def test_show_prints_resolved_protocol():
     assert result.exit_code == 0, result.output
     shown = yaml.safe_load(result.stdout)
     parameters = shown["network"]["parameters"]
-    for name in ("theta0", "gap", "a_plus", "a_minus", "w_min", "w_max", "w_norm", "annealing",
-                 "thr_lr", "thr_anneal"):
+    for name in (
+        "theta0",
+        "gap",
+        "a_plus",
+        "a_minus",
+        "w_min",
+        "w_max",
+        "w_norm",
+        "annealing",
+        "thr_lr",
+        "thr_anneal",
+    ):
         assert name in parameters
     assert parameters["gap"] == pytest.approx(0.2)
     # defaults the file does not spell out are shown too
@@ -248,8 +292,9 @@ def test_show_includes_model_defaults_not_in_the_protocol(tmp_path):
 
 
 def test_show_reflects_set():
-    result = invoke("show", DIGITS, "--set", "network.parameters.gap=0.05",
-                    "--set", "training.max_epochs=3")
+    result = invoke(
+        "show", DIGITS, "--set", "network.parameters.gap=0.05", "--set", "training.max_epochs=3"
+    )
     assert result.exit_code == 0, result.output
     shown = yaml.safe_load(result.stdout)
     assert shown["network"]["parameters"]["gap"] == pytest.approx(0.05)

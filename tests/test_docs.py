@@ -41,7 +41,8 @@ def test_generated_block_is_current(reference: str) -> None:
     assert BEGIN in text and END in text, f"markers {BEGIN} / {END} missing in {PROTOCOLS_README}"
     block = text.split(BEGIN, 1)[1].split(END, 1)[0]
     assert block.strip() == reference.strip(), (
-        f"the key reference in protocols/README.md is out of date; regenerate it: {REGENERATE}")
+        f"the key reference in protocols/README.md is out of date; regenerate it: {REGENERATE}"
+    )
 
 
 @pytest.mark.parametrize("key", _schema_keys(Protocol))
@@ -65,7 +66,8 @@ def test_every_model_parameter_is_documented() -> None:
     for path in MODEL_FILES:
         data = yaml.safe_load(path.read_text())
         for role in ROLES:
-            for parameter in ((data.get(role) or {}).get("parameters") or {}):
+            for parameter in (data.get(role) or {}).get("parameters") or {}:
                 assert re.search(rf"`{re.escape(parameter)}`", docs), (
                     f"parameter '{parameter}' of {path.relative_to(ROOT)} is documented in "
-                    f"neither protocols/README.md nor models/README.md")
+                    f"neither protocols/README.md nor models/README.md"
+                )

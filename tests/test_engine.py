@@ -1,4 +1,4 @@
-"""The compiled network against the event-driven NumPy oracle, and runtime against cpp_standalone."""
+"""The compiled network against the event-driven NumPy oracle; runtime against cpp_standalone."""
 
 from __future__ import annotations
 
@@ -11,16 +11,29 @@ from brainsnn.training import initial_weights
 
 pytestmark = pytest.mark.standalone
 THETA0 = 1.5
-PARAMS = {"theta0": THETA0, "gap": 0.1, "w_norm": 1, "a_plus": 0.05, "a_minus": -0.04,
-          "w_min": 0.0, "w_max": 1.0, "annealing": 0.98, "thr_lr": 0.2, "thr_anneal": 0.9}
+PARAMS = {
+    "theta0": THETA0,
+    "gap": 0.1,
+    "w_norm": 1,
+    "a_plus": 0.05,
+    "a_minus": -0.04,
+    "w_min": 0.0,
+    "w_max": 1.0,
+    "annealing": 0.98,
+    "thr_lr": 0.2,
+    "thr_anneal": 0.9,
+}
 
 
 def random_chunk(layout, rng, labelled=True):
     """Random input steps (~30 % silent) with ties, and labels (or -1 for unlabelled)."""
     steps = rng.integers(0, layout.n_input_steps, size=(layout.chunk_size, layout.n_inputs))
     steps[rng.random(steps.shape) < 0.3] = layout.n_input_steps
-    labels = rng.integers(0, layout.n_classes, layout.chunk_size) if labelled else \
-        np.full(layout.chunk_size, -1)
+    labels = (
+        rng.integers(0, layout.n_classes, layout.chunk_size)
+        if labelled
+        else np.full(layout.chunk_size, -1)
+    )
     return ChunkInput(steps, labels, layout.chunk_size)
 
 
@@ -30,15 +43,26 @@ def as_times(steps, layout):
 
 def fresh_state(layout, rng):
     weights, sums = initial_weights(layout.n_outputs, layout.n_inputs, 0.3, 0.1, 0.0, 1.0, rng)
-    state = {"w": weights.reshape(-1), "row_target": sums,
-             "theta_train": np.full(layout.n_outputs, THETA0)}
+    state = {
+        "w": weights.reshape(-1),
+        "row_target": sums,
+        "theta_train": np.full(layout.n_outputs, THETA0),
+    }
     return weights, sums, state
 
 
 def oracle_params(layout):
-    return reference.ReadoutParams(layout.n_classes, layout.neurons_per_class, layout.n_nontarget,
-                                   THETA0, PARAMS["gap"], PARAMS["a_plus"], PARAMS["a_minus"],
-                                   thr_lr=PARAMS["thr_lr"], thr_anneal=PARAMS["thr_anneal"])
+    return reference.ReadoutParams(
+        layout.n_classes,
+        layout.neurons_per_class,
+        layout.n_nontarget,
+        THETA0,
+        PARAMS["gap"],
+        PARAMS["a_plus"],
+        PARAMS["a_minus"],
+        thr_lr=PARAMS["thr_lr"],
+        thr_anneal=PARAMS["thr_anneal"],
+    )
 
 
 @pytest.mark.parametrize("device", ["runtime", "cpp"])
@@ -60,8 +84,11 @@ def test_input_spike_reaches_output_in_the_same_step(tiny_backends, tiny_layout)
     steps[:, 0] = 3
     weights = np.zeros((tiny_layout.n_outputs, tiny_layout.n_inputs))
     weights[:, 0] = 2.0
-    state = {"w": weights.reshape(-1), "row_target": np.ones(tiny_layout.n_outputs),
-             "theta_train": np.full(tiny_layout.n_outputs, THETA0)}
+    state = {
+        "w": weights.reshape(-1),
+        "row_target": np.ones(tiny_layout.n_outputs),
+        "theta_train": np.full(tiny_layout.n_outputs, THETA0),
+    }
     chunk = ChunkInput(steps, np.full(tiny_layout.chunk_size, -1), tiny_layout.chunk_size)
     result = tiny_backends["runtime"].run_chunk(chunk, state, PARAMS, False, True)
     np.testing.assert_array_equal(result.first_spike_time, 3 / tiny_layout.n_input_steps)
@@ -78,8 +105,7 @@ def test_training_chunk_matches_oracle(device, tiny_backends, tiny_layout, rng):
     times = as_times(chunk.input_steps, tiny_layout)
     correct = [oracle.train_sample(times[k], chunk.labels[k]) for k in range(len(times))]
     np.testing.assert_array_equal(result.prediction == chunk.labels, correct)
-    np.testing.assert_allclose(result.state["w"].reshape(weights.shape), oracle.weights,
-                               atol=1e-12)
+    np.testing.assert_allclose(result.state["w"].reshape(weights.shape), oracle.weights, atol=1e-12)
     np.testing.assert_allclose(result.state["theta_train"], oracle.theta_train, atol=1e-12)
     assert not np.allclose(result.state["w"], weights.reshape(-1))  # something was learned
 
@@ -100,8 +126,9 @@ def test_runtime_and_cpp_agree_over_chunks(tiny_backends, tiny_layout):
         _, _, state = fresh_state(tiny_layout, rng)
         predictions = []
         for _ in range(3):
-            result = tiny_backends[device].run_chunk(random_chunk(tiny_layout, rng), state,
-                                                     PARAMS, True, False)
+            result = tiny_backends[device].run_chunk(
+                random_chunk(tiny_layout, rng), state, PARAMS, True, False
+            )
             state = result.state
             predictions.append(result.prediction)
         finals[device] = (np.concatenate(predictions), state)

@@ -65,8 +65,9 @@ def test_model_files_are_found():
 @pytest.mark.parametrize("path", MODELS, ids=_ids(MODELS, MODEL_DIR))
 def test_model_file_loads(path):
     model = load_model_file(str(path))
-    assert model.name == str(path.relative_to(MODEL_DIR).with_suffix("")), \
+    assert model.name == str(path.relative_to(MODEL_DIR).with_suffix("")), (
         "a model's name should be its path under models/"
+    )
     assert model.description.strip()
     for role in ("inputs", "outputs", "layer", "feedforward", "lateral", "report_link"):
         fragment = getattr(model, role)
@@ -89,8 +90,11 @@ def test_default_models_compose():
 
 
 def _idx_present(directory: Path) -> bool:
-    return all((directory / name).is_file() or (directory / f"{name}.gz").is_file()
-               for names in IDX_FILE_NAMES.values() for name in names)
+    return all(
+        (directory / name).is_file() or (directory / f"{name}.gz").is_file()
+        for names in IDX_FILE_NAMES.values()
+        for name in names
+    )
 
 
 def _data_present(protocol: Protocol) -> bool:
@@ -98,8 +102,9 @@ def _data_present(protocol: Protocol) -> bool:
     if data.source == "idx":
         return bool(data.path) and _idx_present(Path(data.path).expanduser())
     if data.source == "spikingdataset":
-        return all(name and Path(name).expanduser().is_file()
-                   for name in (data.train_file, data.test_file))
+        return all(
+            name and Path(name).expanduser().is_file() for name in (data.train_file, data.test_file)
+        )
     return True
 
 

@@ -1,7 +1,8 @@
 """Run one chunk of samples on a Brian2 device, handing state in and out between chunks.
 
 ``runtime`` rebuilds the (uncompiled) network for every chunk; ``cpp_standalone`` and
-``cuda_standalone`` compile once per layout and feed each chunk through ``device.run(run_args=...)``.
+``cuda_standalone`` compile once per layout and feed each chunk through
+``device.run(run_args=...)``.
 Either way a chunk starts at t = 0 with the state handed in, so all devices share one code path.
 """
 
@@ -21,8 +22,13 @@ from brainsnn.engine.network import ReadoutNetwork, build_network
 from brainsnn.errors import BrainsnnError
 from brainsnn.modellib import ComposedGroup
 
-DEVICES = {"runtime": "runtime", "cpp": "cpp_standalone", "cpp_standalone": "cpp_standalone",
-           "cuda": "cuda_standalone", "cuda_standalone": "cuda_standalone"}
+DEVICES = {
+    "runtime": "runtime",
+    "cpp": "cpp_standalone",
+    "cpp_standalone": "cpp_standalone",
+    "cuda": "cuda_standalone",
+    "cuda_standalone": "cuda_standalone",
+}
 
 
 @dataclass
@@ -47,8 +53,9 @@ class ChunkResult:
     state: dict[str, np.ndarray]
 
 
-def per_sample(monitor: b2.EventMonitor, variable: str, layout: ReadoutLayout,
-               n_valid: int, width: int) -> np.ndarray:
+def per_sample(
+    monitor: b2.EventMonitor, variable: str, layout: ReadoutLayout, n_valid: int, width: int
+) -> np.ndarray:
     """Reshape an EventMonitor's records into (n_valid, width), ordered by sample then neuron."""
     steps = np.round(np.asarray(monitor.t_[:]) / float(monitor.clock.dt_)).astype(np.int64)
     sample = steps // layout.steps_per_sample
@@ -82,13 +89,20 @@ class Backend:
             mon = net.monitors["outputs"]
             tspike = per_sample(mon, "tspike", layout, chunk.n_valid, layout.n_outputs)
             potential = per_sample(mon, "v", layout, chunk.n_valid, layout.n_outputs)
-        state = {name: np.array(getattr(net.groups[role], name)[:])
-                 for role, name in self.state_variables(net)}
+        state = {
+            name: np.array(getattr(net.groups[role], name)[:])
+            for role, name in self.state_variables(net)
+        }
         return ChunkResult(prediction.astype(np.int64), tspike, potential, state)
 
-    def run_chunk(self, chunk: ChunkInput, state: dict[str, np.ndarray],
-                  parameters: dict[str, float], learning: bool,
-                  record_outputs: bool) -> ChunkResult:
+    def run_chunk(
+        self,
+        chunk: ChunkInput,
+        state: dict[str, np.ndarray],
+        parameters: dict[str, float],
+        learning: bool,
+        record_outputs: bool,
+    ) -> ChunkResult:
         """Simulate one chunk and return its records and the final state."""
         raise NotImplementedError
 
@@ -98,9 +112,14 @@ class RuntimeBackend(Backend):
 
     name = "runtime"
 
-    def run_chunk(self, chunk: ChunkInput, state: dict[str, np.ndarray],
-                  parameters: dict[str, float], learning: bool,
-                  record_outputs: bool) -> ChunkResult:
+    def run_chunk(
+        self,
+        chunk: ChunkInput,
+        state: dict[str, np.ndarray],
+        parameters: dict[str, float],
+        learning: bool,
+        record_outputs: bool,
+    ) -> ChunkResult:
         b2.set_device("runtime")
         b2.prefs.codegen.target = "numpy"
         net = build_network(self.layout, self.composed)
@@ -113,16 +132,23 @@ class RuntimeBackend(Backend):
         for role in ("inputs", "outputs", "layer"):
             net.groups[role].learning = float(learning)
         net.groups["outputs"].record_outputs = float(record_outputs)
-        net.network.run(self.layout.chunk_size * net.namespace["sample_window"],
-                        namespace=net.namespace)
+        net.network.run(
+            self.layout.chunk_size * net.namespace["sample_window"], namespace=net.namespace
+        )
         return self._read(net, chunk, record_outputs)
 
 
 class StandaloneBackend(Backend):
     """Compiled C++ (or CUDA) build, reused for every chunk through ``run_args``."""
 
-    def __init__(self, layout: ReadoutLayout, composed: dict[str, ComposedGroup],
-                 device: str, build_root: Path, threads: int = 0) -> None:
+    def __init__(
+        self,
+        layout: ReadoutLayout,
+        composed: dict[str, ComposedGroup],
+        device: str,
+        build_root: Path,
+        threads: int = 0,
+    ) -> None:
         super().__init__(layout, composed)
         self.name = device
         self.threads = threads
@@ -137,27 +163,38 @@ class StandaloneBackend(Backend):
         """
         select_device(self.name, self.directory, self.threads)
         self.net = build_network(self.layout, self.composed)
-        self.net.network.run(self.layout.chunk_size * self.net.namespace["sample_window"],
-                             namespace=self.net.namespace)
+        self.net.network.run(
+            self.layout.chunk_size * self.net.namespace["sample_window"],
+            namespace=self.net.namespace,
+        )
         if self.name == "cuda_standalone":
             patch_cuda_cpp_standard()
         self.device = b2.get_device()
         try:
             self.device.build(directory=str(self.directory), compile=True, run=False)
         except Exception as exc:  # compiler missing or failed: say so in one line
-            raise BrainsnnError(f"building the {self.name} project in {self.directory} failed: "
-                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                                " (run 'brainsnn doctor' to check the compiler)") from exc
+            raise BrainsnnError(
+                f"building the {self.name} project in {self.directory} failed: "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                " (run 'brainsnn doctor' to check the compiler)"
+            ) from exc
         _ACTIVE["owner"] = self
 
-    def run_chunk(self, chunk: ChunkInput, state: dict[str, np.ndarray],
-                  parameters: dict[str, float], learning: bool,
-                  record_outputs: bool) -> ChunkResult:
+    def run_chunk(
+        self,
+        chunk: ChunkInput,
+        state: dict[str, np.ndarray],
+        parameters: dict[str, float],
+        learning: bool,
+        record_outputs: bool,
+    ) -> ChunkResult:
         if _ACTIVE.get("owner") is not self:
             self._set_up()
         net = self.net
-        run_args: dict = {net.input_steps: chunk.input_steps.astype(np.float64),
-                          net.sample_labels: chunk.labels.astype(np.float64)}
+        run_args: dict = {
+            net.input_steps: chunk.input_steps.astype(np.float64),
+            net.sample_labels: chunk.labels.astype(np.float64),
+        }
         for name, value in parameters.items():
             run_args[getattr(net.groups[net.parameter_owner[name]], name)] = float(value)
         for role, name in self.state_variables(net):
@@ -166,8 +203,7 @@ class StandaloneBackend(Backend):
             run_args[net.groups[role].learning] = float(learning)
         run_args[net.groups["outputs"].record_outputs] = float(record_outputs)
         try:
-            self.device.run(directory=str(self.directory), run_args=run_args,
-                            with_output=False)
+            self.device.run(directory=str(self.directory), run_args=run_args, with_output=False)
         finally:
             self._delete_run_arg_files()
         return self._read(net, chunk, record_outputs)
@@ -191,7 +227,9 @@ def select_device(device: str, directory: Path, threads: int = 0) -> None:
         try:
             import brian2cuda  # noqa: F401  (registers the device)
         except ImportError as exc:
-            raise BrainsnnError("device 'cuda' needs brian2cuda: pip install 'brainsnn[cuda]'") from exc
+            raise BrainsnnError(
+                "device 'cuda' needs brian2cuda: pip install 'brainsnn[cuda]'"
+            ) from exc
     directory.mkdir(parents=True, exist_ok=True)
     b2.set_device(device, directory=str(directory), build_on_run=False)
     b2.prefs.devices.cpp_standalone.openmp_threads = threads
@@ -211,8 +249,13 @@ def patch_cuda_cpp_standard() -> None:
     b2.device.generate_makefile = generate_makefile
 
 
-def make_backend(device: str, layout: ReadoutLayout, composed: dict[str, ComposedGroup],
-                 build_root: Path, threads: int = 0) -> Backend:
+def make_backend(
+    device: str,
+    layout: ReadoutLayout,
+    composed: dict[str, ComposedGroup],
+    build_root: Path,
+    threads: int = 0,
+) -> Backend:
     """The backend for a device name ('runtime', 'cpp', 'cuda' or Brian2's full names)."""
     if device not in DEVICES:
         raise BrainsnnError(f"unknown device '{device}': choose one of runtime, cpp, cuda")

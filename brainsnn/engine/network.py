@@ -60,13 +60,17 @@ def _parameter_equations(group: ComposedGroup) -> str:
 
 
 def _equations(role: str, group: ComposedGroup) -> str:
-    engine = {"inputs": CLOCK_EQUATIONS, "outputs": CLOCK_EQUATIONS + OUTPUT_EQUATIONS,
-              "layer": CLOCK_EQUATIONS + LAYER_EQUATIONS}.get(role, "")
+    engine = {
+        "inputs": CLOCK_EQUATIONS,
+        "outputs": CLOCK_EQUATIONS + OUTPUT_EQUATIONS,
+        "layer": CLOCK_EQUATIONS + LAYER_EQUATIONS,
+    }.get(role, "")
     return engine + "\n".join(group.equations) + "\n" + _parameter_equations(group)
 
 
-def _stage_events(role: str, layout: ReadoutLayout, group: ComposedGroup,
-                  extra_stages: set[str]) -> dict[str, str]:
+def _stage_events(
+    role: str, layout: ReadoutLayout, group: ComposedGroup, extra_stages: set[str]
+) -> dict[str, str]:
     events = {}
     for stage in STAGES:
         if stage in group.codes or stage in group.conditions or stage in extra_stages:
@@ -80,8 +84,14 @@ def _stage_events(role: str, layout: ReadoutLayout, group: ComposedGroup,
     return events
 
 
-def _neuron_group(role: str, size: int, layout: ReadoutLayout, group: ComposedGroup,
-                  extra_stages: set[str], clock: b2.Clock) -> b2.NeuronGroup:
+def _neuron_group(
+    role: str,
+    size: int,
+    layout: ReadoutLayout,
+    group: ComposedGroup,
+    extra_stages: set[str],
+    clock: b2.Clock,
+) -> b2.NeuronGroup:
     events = _stage_events(role, layout, group, extra_stages)
     codes = {stage: list(group.codes.get(stage, [])) for stage in events}
     if role in ("outputs", "layer"):
@@ -91,8 +101,15 @@ def _neuron_group(role: str, size: int, layout: ReadoutLayout, group: ComposedGr
     if group.threshold is not None:
         kwargs["threshold"] = group.threshold
         kwargs["reset"] = "\n".join(group.reset)
-    neurons = b2.NeuronGroup(size, _equations(role, group), events=events, clock=clock,
-                             method=group.method, name=role, **kwargs)
+    neurons = b2.NeuronGroup(
+        size,
+        _equations(role, group),
+        events=events,
+        clock=clock,
+        method=group.method,
+        name=role,
+        **kwargs,
+    )
     if role == "outputs":
         neurons.set_event_schedule("spike", when="after_synapses")
     for stage, code in codes.items():
@@ -106,8 +123,9 @@ def _neuron_group(role: str, size: int, layout: ReadoutLayout, group: ComposedGr
     return neurons
 
 
-def _synapses(role: str, source: b2.NeuronGroup, target: b2.NeuronGroup, group: ComposedGroup,
-              clock: b2.Clock) -> b2.Synapses:
+def _synapses(
+    role: str, source: b2.NeuronGroup, target: b2.NeuronGroup, group: ComposedGroup, clock: b2.Clock
+) -> b2.Synapses:
     """Synapses whose stage pathways are triggered by the outputs (post for feedforward)."""
     triggered_by_post = role == "feedforward"
     stage_code = {stage: "\n".join(code) for stage, code in group.pathways.items()}
@@ -117,14 +135,24 @@ def _synapses(role: str, source: b2.NeuronGroup, target: b2.NeuronGroup, group: 
     on_event = {"pre": "spike"} if group.on_pre else {}
     on_event.update({stage: stage for stage in stage_code})
     equations = "\n".join(group.equations) + "\n" + _parameter_equations(group)
-    return b2.Synapses(source, target, equations, on_pre=on_pre or None, on_post=on_post or None,
-                       on_event=on_event, clock=clock, name=role, method=group.method)
+    return b2.Synapses(
+        source,
+        target,
+        equations,
+        on_pre=on_pre or None,
+        on_post=on_post or None,
+        on_event=on_event,
+        clock=clock,
+        name=role,
+        method=group.method,
+    )
 
 
 def _connect(layout: ReadoutLayout, groups: dict[str, b2.Group]) -> None:
     n_in, n_out = layout.n_inputs, layout.n_outputs
-    groups["feedforward"].connect(i=np.tile(np.arange(n_in), n_out),
-                                  j=np.repeat(np.arange(n_out), n_in))
+    groups["feedforward"].connect(
+        i=np.tile(np.arange(n_in), n_out), j=np.repeat(np.arange(n_out), n_in)
+    )
     pre, post = np.meshgrid(np.arange(n_out), np.arange(n_out), indexing="ij")
     distinct = pre != post
     groups["lateral"].connect(i=pre[distinct], j=post[distinct])
@@ -134,10 +162,15 @@ def _connect(layout: ReadoutLayout, groups: dict[str, b2.Group]) -> None:
 def _link_layer_variables(outputs: b2.NeuronGroup, layer: b2.NeuronGroup, text: str) -> None:
     for linked_name, layer_name in LINKED.findall(text):
         if layer_name not in layer.variables:
-            raise ConfigError(f"outputs variable '{linked_name}' links to layer variable "
-                              f"'{layer_name}', which no model defines")
-        setattr(outputs, linked_name,
-                b2.linked_var(layer, layer_name, index=np.zeros(len(outputs), dtype=np.int64)))
+            raise ConfigError(
+                f"outputs variable '{linked_name}' links to layer variable "
+                f"'{layer_name}', which no model defines"
+            )
+        setattr(
+            outputs,
+            linked_name,
+            b2.linked_var(layer, layer_name, index=np.zeros(len(outputs), dtype=np.int64)),
+        )
 
 
 def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> ReadoutNetwork:
@@ -145,23 +178,33 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
     steps = layout.steps_per_sample
     clock = b2.Clock(dt=layout.sample_duration_s / layout.n_input_steps * b2.second, name="clock")
     window = steps * clock.dt
-    input_steps = b2.TimedArray(np.zeros((layout.chunk_size, layout.n_inputs)), dt=window,
-                                name="input_steps")
+    input_steps = b2.TimedArray(
+        np.zeros((layout.chunk_size, layout.n_inputs)), dt=window, name="input_steps"
+    )
     sample_labels = b2.TimedArray(np.zeros(layout.chunk_size), dt=window, name="sample_labels")
-    pathway_stages = {stage for role in ("lateral", "report_link", "feedforward")
-                      for stage in composed[role].pathways}
+    pathway_stages = {
+        stage
+        for role in ("lateral", "report_link", "feedforward")
+        for stage in composed[role].pathways
+    }
     groups: dict[str, b2.Group] = {
-        "inputs": _neuron_group("inputs", layout.n_inputs, layout, composed["inputs"], set(), clock),
-        "outputs": _neuron_group("outputs", layout.n_outputs, layout, composed["outputs"],
-                                 pathway_stages, clock),
+        "inputs": _neuron_group(
+            "inputs", layout.n_inputs, layout, composed["inputs"], set(), clock
+        ),
+        "outputs": _neuron_group(
+            "outputs", layout.n_outputs, layout, composed["outputs"], pathway_stages, clock
+        ),
         "layer": _neuron_group("layer", 1, layout, composed["layer"], set(), clock),
     }
-    groups["feedforward"] = _synapses("feedforward", groups["inputs"], groups["outputs"],
-                                      composed["feedforward"], clock)
-    groups["lateral"] = _synapses("lateral", groups["outputs"], groups["outputs"],
-                                  composed["lateral"], clock)
-    groups["report_link"] = _synapses("report_link", groups["outputs"], groups["layer"],
-                                      composed["report_link"], clock)
+    groups["feedforward"] = _synapses(
+        "feedforward", groups["inputs"], groups["outputs"], composed["feedforward"], clock
+    )
+    groups["lateral"] = _synapses(
+        "lateral", groups["outputs"], groups["outputs"], composed["lateral"], clock
+    )
+    groups["report_link"] = _synapses(
+        "report_link", groups["outputs"], groups["layer"], composed["report_link"], clock
+    )
     _connect(layout, groups)
     outputs = groups["outputs"]
     outputs.idx = "i"
@@ -169,24 +212,40 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
     outputs.pos_in_class = layout.position_in_class()
     _link_layer_variables(outputs, groups["layer"], "\n".join(composed["outputs"].equations))
     monitors = {
-        "layer": b2.EventMonitor(groups["layer"], "record", variables=list(LAYER_RECORDS),
-                                 when="end", name="layer_records"),
-        "outputs": b2.EventMonitor(outputs, "record", variables=list(OUTPUT_RECORDS),
-                                   when="end", name="output_records"),
+        "layer": b2.EventMonitor(
+            groups["layer"],
+            "record",
+            variables=list(LAYER_RECORDS),
+            when="end",
+            name="layer_records",
+        ),
+        "outputs": b2.EventMonitor(
+            outputs, "record", variables=list(OUTPUT_RECORDS), when="end", name="output_records"
+        ),
     }
     namespace = {
-        "input_steps": input_steps, "sample_labels": sample_labels, "sample_window": window,
+        "input_steps": input_steps,
+        "sample_labels": sample_labels,
+        "sample_window": window,
         "sample_duration": layout.sample_duration_s * b2.second,
-        "steps_per_sample": steps, "n_input_steps": layout.n_input_steps,
-        "n_classes": layout.n_classes, "neurons_per_class": layout.neurons_per_class,
+        "steps_per_sample": steps,
+        "n_input_steps": layout.n_input_steps,
+        "n_classes": layout.n_classes,
+        "neurons_per_class": layout.neurons_per_class,
         "n_nontarget": layout.n_nontarget,
     }
     network = b2.Network(*groups.values(), *monitors.values(), name="readout")
     return ReadoutNetwork(
-        network=network, groups=groups, input_steps=input_steps, sample_labels=sample_labels,
-        monitors=monitors, namespace=namespace,
-        parameter_owner={name: role for role, group in composed.items()
-                         for name in group.parameters},
-        persistent_owner={name: role for role, group in composed.items()
-                          for name in group.persistent},
+        network=network,
+        groups=groups,
+        input_steps=input_steps,
+        sample_labels=sample_labels,
+        monitors=monitors,
+        namespace=namespace,
+        parameter_owner={
+            name: role for role, group in composed.items() for name in group.parameters
+        },
+        persistent_owner={
+            name: role for role, group in composed.items() for name in group.persistent
+        },
     )
