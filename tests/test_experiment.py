@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from brainsnn import reference
+from brainsnn.crosscheck import oracle_training
 from brainsnn.datasets import prepare_data
 from brainsnn.engine import backends
 from brainsnn.experiment import run_protocol
 from brainsnn.protocol import load_protocol
 from brainsnn.results import VARIABLES
-from brainsnn.training import initial_weights
 
 pytestmark = pytest.mark.standalone
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,60 +31,11 @@ def protocol(build_root: Path, *overrides: str):
     return load_protocol(DIGITS, [f"device.build_dir={build_root}", *overrides])
 
 
-def oracle_training(proto, epochs: int) -> reference.TrainingRecord:
-    """The NumPy oracle on the same split, initial weights and parameters as the protocol."""
-    data = prepare_data(proto)
-    steps = data.time_steps
-
-    def times(split):
-        return np.where(split.input_steps >= steps, 1.0, split.input_steps / steps)
-
-    p = proto.network.parameters
-    n_out = data.n_classes * proto.network.neurons_per_class
-    weights, sums = initial_weights(
-        n_out,
-        data.n_inputs,
-        proto.network.weights.mean,
-        proto.network.weights.std,
-        p["w_min"],
-        p["w_max"],
-        np.random.default_rng(proto.seed),
-    )
-    params = reference.ReadoutParams(
-        data.n_classes,
-        proto.network.neurons_per_class,
-        proto.network.nontarget_per_class,
-        p["theta0"],
-        p["gap"],
-        p["a_plus"],
-        p["a_minus"],
-        p["w_min"],
-        p["w_max"],
-        bool(p["w_norm"]),
-        p["annealing"],
-        p["thr_lr"],
-        p["thr_anneal"],
-    )
-    return reference.train(
-        times(data.train),
-        data.train.labels,
-        times(data.validation),
-        data.validation.labels,
-        times(data.test),
-        data.test.labels,
-        weights,
-        params,
-        epochs,
-        proto.training.patience,
-        row_sums=sums,
-    )
-
-
 def test_digits_training_matches_oracle(build_root, tmp_path):
     """Acceptance: same split, seed and initial weights -> test accuracy within 1 point."""
     proto = protocol(build_root, "training.max_epochs=4")
     outcome = run_protocol(proto, out=str(tmp_path / "run"), show_progress=False)
-    oracle = oracle_training(proto, 4)
+    oracle = oracle_training(proto, prepare_data(proto), 4)
     ours = outcome.dataset
     assert abs(float(ours.test_accuracy[-1]) - oracle.test_acc[-1]) <= 0.01
     # Stronger than the acceptance bound: the whole trajectory agrees.
