@@ -167,15 +167,16 @@ class StandaloneBackend(Backend):
             self.layout.chunk_size * self.net.namespace["sample_window"],
             namespace=self.net.namespace,
         )
-        if self.name == "cuda_standalone":
-            patch_cuda_cpp_standard()
         self.device = b2.get_device()
         try:
-            self.device.build(directory=str(self.directory), compile=True, run=False)
+            if self.name == "cuda_standalone":
+                compile_cuda_with_cpp17(self.device, self.directory)
+            else:
+                self.device.build(directory=str(self.directory), compile=True, run=False)
         except Exception as exc:  # compiler missing or failed: say so in one line
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise BrainsnnError(
-                f"building the {self.name} project in {self.directory} failed: "
-                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                f"building the {self.name} project in {self.directory} failed: {first_line}"
                 " (run 'brainsnn doctor' to check the compiler)"
             ) from exc
         _ACTIVE["owner"] = self
@@ -236,17 +237,18 @@ def select_device(device: str, directory: Path, threads: int = 0) -> None:
     b2.prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-march=native", "-std=c++17"]
 
 
-def patch_cuda_cpp_standard() -> None:
-    """brian2cuda's makefile hard-codes -std=c++11, which CUDA 13 rejects: use C++17."""
-    original = b2.device.generate_makefile
+def compile_cuda_with_cpp17(device: object, directory: Path) -> None:
+    """Generate the brian2cuda project, switch its makefile to C++17, then compile.
 
-    def generate_makefile(*args, **kwargs):
-        original(*args, **kwargs)
-        makefile = Path(b2.device.project_dir) / "makefile"
-        if makefile.exists():
-            makefile.write_text(re.sub(r"-std=c\+\+11", "-std=c++17", makefile.read_text()))
+    brian2cuda 1.0b1's makefile template hard-codes ``-std=c++11``, which CUDA 13 rejects.
+    """
+    from brian2.codegen.cpp_prefs import get_compiler_and_args
 
-    b2.device.generate_makefile = generate_makefile
+    device.build(directory=str(directory), compile=False, run=False)
+    for makefile in directory.glob("[Mm]akefile*"):
+        makefile.write_text(re.sub(r"-std=c\+\+11\b", "-std=c++17", makefile.read_text()))
+    compiler, _ = get_compiler_and_args()
+    device.compile_source(str(directory), compiler, False, False)
 
 
 def make_backend(
