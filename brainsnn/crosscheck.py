@@ -11,7 +11,7 @@ import numpy as np
 from brainsnn import reference
 from brainsnn.datasets import PreparedData, Split
 from brainsnn.protocol import Protocol, load_models, resolve_parameters
-from brainsnn.training import initial_weights
+from brainsnn.reference import initial_weights
 
 
 def split_times(split: Split, time_steps: int) -> np.ndarray:

@@ -21,8 +21,9 @@ from brainsnn.engine.layout import ReadoutLayout
 from brainsnn.errors import BrainsnnError
 from brainsnn.modellib import compose, find_model_file
 from brainsnn.protocol import Protocol, load_models, resolve_parameters
+from brainsnn.reference import initial_weights
 from brainsnn.results import make_dataset, write_atomic
-from brainsnn.training import Progress, Trainer, initial_state, initial_weights
+from brainsnn.training import Progress, Trainer, concatenate_results, initial_state
 
 log = logging.getLogger("brainsnn")
 CHECKPOINT = "checkpoint.npz"
@@ -169,7 +170,7 @@ def run_protocol(
         progress = Progress.load(checkpoint)
         log.info("resuming after epoch %d, chunk %d", progress.epoch, progress.chunk)
     else:
-        progress = _fresh_progress(protocol, layout, composed, parameters)
+        progress = fresh_progress(protocol, layout, composed, parameters)
     trainer = Trainer(
         backend,
         data,
@@ -189,9 +190,7 @@ def run_protocol(
 
 
 def _final_test(trainer: Trainer, progress: Progress):
-    from brainsnn.training import _concatenate
-
-    return _concatenate(
+    return concatenate_results(
         trainer.present(trainer.data.test, progress, False, trainer.record_test, "test")
     )
 
@@ -210,9 +209,10 @@ def _backend(protocol: Protocol, layout: ReadoutLayout, composed: dict) -> Backe
     return make_backend(protocol.device.name, layout, composed, root, protocol.device.threads)
 
 
-def _fresh_progress(
+def fresh_progress(
     protocol: Protocol, layout: ReadoutLayout, composed: dict, parameters: dict[str, float]
 ) -> Progress:
+    """Training state before epoch 1: weights drawn from the protocol's seed, model initials."""
     rng = np.random.default_rng(protocol.seed)
     init = protocol.network.weights
     weights, row_sums = initial_weights(

@@ -23,7 +23,9 @@ from brainsnn.datasets import PreparedData, Split
 from brainsnn.engine.backends import Backend, ChunkInput, ChunkResult
 from brainsnn.errors import BrainsnnError
 from brainsnn.modellib import ComposedGroup
+from brainsnn.reference import initial_weights
 
+__all__ = ["Progress", "Trainer", "concatenate_results", "initial_state", "initial_weights"]
 log = logging.getLogger("brainsnn")
 RATE_KEYS = ("a_plus", "a_minus", "thr_lr")
 HISTORY_KEYS = (
@@ -101,20 +103,6 @@ def initial_state(
             value = evaluate_expression(expression, {**parameters, **state})
             state[name] = np.full(sizes[role], value, dtype=float)
     return state
-
-
-def initial_weights(
-    n_out: int,
-    n_in: int,
-    mean: float,
-    std: float,
-    w_min: float,
-    w_max: float,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weights ~ Normal(mean, std) clipped to [w_min, w_max], and each row's unclipped sum."""
-    draw = rng.normal(mean, std, size=(n_out, n_in))
-    return np.clip(draw, w_min, w_max), draw.sum(axis=1)
 
 
 def chunks(split: Split, chunk_size: int, padding_steps: int) -> list[ChunkInput]:
@@ -221,7 +209,7 @@ class Trainer:
             test_results = self.present(
                 data.test, progress, False, self.record_test, f"{epoch_label} test"
             )
-            self.last_test = _concatenate(test_results)
+            self.last_test = concatenate_results(test_results)
             test = self.accuracy(test_results, data.test)
             train = progress.correct / len(data.train)
             wall = progress.train_seconds + time.perf_counter() - evaluation_start
@@ -287,7 +275,9 @@ class Trainer:
             log.info("early stopping after %d epochs without improvement", self.patience)
 
 
-def _concatenate(results: list[ChunkResult]) -> ChunkResult:
+def concatenate_results(results: list[ChunkResult]) -> ChunkResult:
+    """One result for consecutive chunks: records stacked, state of the last chunk."""
+
     def stack(attr: str) -> np.ndarray | None:
         parts = [getattr(r, attr) for r in results]
         return None if parts[0] is None else np.concatenate(parts)

@@ -7,7 +7,7 @@ import pytest
 
 from brainsnn import reference
 from brainsnn.engine.backends import ChunkInput
-from brainsnn.training import initial_weights
+from brainsnn.reference import initial_weights
 
 pytestmark = pytest.mark.standalone
 THETA0 = 1.5

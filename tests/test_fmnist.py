@@ -12,7 +12,7 @@ from brainsnn.crosscheck import oracle_setup, split_times
 from brainsnn.data import FASHION_MNIST_DIR
 from brainsnn.datasets import prepare_data
 from brainsnn.engine.backends import make_backend
-from brainsnn.experiment import _fresh_progress, build_layout
+from brainsnn.experiment import build_layout, fresh_progress
 from brainsnn.modellib import compose
 from brainsnn.protocol import load_models, load_protocol, resolve_parameters
 from brainsnn.training import Trainer
@@ -46,7 +46,7 @@ def setup(build_root):
 
 def test_forward_decisions_match_oracle(setup):
     protocol, data, layout, composed, parameters, trainer = setup
-    progress = _fresh_progress(protocol, layout, composed, parameters)
+    progress = fresh_progress(protocol, layout, composed, parameters)
     rng = np.random.default_rng(3)
     weights = np.clip(rng.normal(0.3, 0.1, (layout.n_outputs, layout.n_inputs)), 0, 1)
     progress.state["w"] = weights.reshape(-1)
@@ -64,7 +64,7 @@ def test_forward_decisions_match_oracle(setup):
 
 def test_one_training_epoch_matches_oracle(setup):
     protocol, data, layout, composed, parameters, trainer = setup
-    progress = _fresh_progress(protocol, layout, composed, parameters)
+    progress = fresh_progress(protocol, layout, composed, parameters)
     trainer.train(progress)
     params, weights, sums = oracle_setup(protocol, data)
     oracle = reference.ReferenceReadout(params, weights, sums)
