@@ -135,3 +135,58 @@ def test_runtime_and_cpp_agree_over_chunks(tiny_backends, tiny_layout):
     np.testing.assert_array_equal(finals["runtime"][0], finals["cpp"][0])
     for name in ("w", "theta_train"):
         np.testing.assert_allclose(finals["runtime"][1][name], finals["cpp"][1][name], atol=1e-12)
+
+
+def _train_three_chunks(layout, composed, build_root, seed):
+    """Run in a separate process: three training chunks from a seeded state."""
+    from brainsnn.engine.backends import make_backend
+
+    backend = make_backend("cpp", layout, composed, build_root)
+    rng = np.random.default_rng(seed)
+    _, _, state = fresh_state(layout, rng)
+    for _ in range(3):
+        state = backend.run_chunk(random_chunk(layout, rng), state, PARAMS, True, False).state
+    return state["w"]
+
+
+def test_processes_sharing_a_build_do_not_mix(
+    tiny_backends, tiny_layout, composed_default, build_root
+):
+    """Two processes on one cached build at once: each gets exactly its own results."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    seeds = (11, 12)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=context) as pool:
+        parallel = list(
+            pool.map(
+                _train_three_chunks,
+                [tiny_layout] * 2,
+                [composed_default] * 2,
+                [build_root] * 2,
+                seeds,
+            )
+        )
+    for seed, weights in zip(seeds, parallel, strict=True):
+        rng = np.random.default_rng(seed)
+        _, _, state = fresh_state(tiny_layout, rng)
+        for _ in range(3):
+            state = (
+                tiny_backends["runtime"]
+                .run_chunk(random_chunk(tiny_layout, rng), state, PARAMS, True, False)
+                .state
+            )
+        np.testing.assert_allclose(weights, state["w"], atol=1e-12)
+
+
+def test_errors_printed_by_the_binary_are_raised(tmp_path):
+    from brainsnn.engine.backends import check_binary_output
+    from brainsnn.errors import BrainsnnError
+
+    stdout = tmp_path / "stdout.txt"
+    stdout.write_text("Error reading 'static_arrays/x.dat': file size -1 does not match\n")
+    with pytest.raises(BrainsnnError, match="Error reading"):
+        check_binary_output(stdout)
+    stdout.write_text("")
+    check_binary_output(stdout)

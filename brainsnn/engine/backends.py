@@ -8,9 +8,12 @@ Either way a chunk starts at t = 0 with the state handed in, so all devices shar
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,6 +183,7 @@ class StandaloneBackend(Backend):
                 " (run 'brainsnn doctor' to check the compiler)"
             ) from exc
         _ACTIVE["owner"] = self
+        self.run_dir = private_run_directory(self.directory)
 
     def run_chunk(
         self,
@@ -203,20 +207,55 @@ class StandaloneBackend(Backend):
         for role in ("inputs", "outputs", "layer"):
             run_args[net.groups[role].learning] = float(learning)
         run_args[net.groups["outputs"].record_outputs] = float(record_outputs)
+        self.device.project_dir = str(self.run_dir)  # run_args files go to the private copy
         try:
-            self.device.run(directory=str(self.directory), run_args=run_args, with_output=False)
+            self.device.run(
+                directory=str(self.run_dir),
+                results_directory="results",
+                run_args=run_args,
+                with_output=False,
+            )
+            check_binary_output(self.run_dir / "results" / "stdout.txt")
         finally:
             self._delete_run_arg_files()
         return self._read(net, chunk, record_outputs)
 
     def _delete_run_arg_files(self) -> None:
-        static = self.directory / "static_arrays"
+        static = self.run_dir / "static_arrays"
         for name in getattr(self.device, "run_args_arrays", []):
             for path in (static / name, static / f"{name}.lock"):
                 path.unlink(missing_ok=True)
 
 
+def private_run_directory(build: Path) -> Path:
+    """A copy of the compiled binary and its static arrays for this process alone.
+
+    Several processes may share one cached build (a sweep, a benchmark next to a run): each
+    runs the binary in its own directory, so its run_args files and results never mix with
+    another's. The copy is removed at exit; copies left by killed processes are pruned here.
+    """
+    runs = build / "runs"
+    runs.mkdir(exist_ok=True)
+    for stale in runs.iterdir():
+        if time.time() - stale.stat().st_mtime > STALE_RUN_SECONDS:
+            shutil.rmtree(stale, ignore_errors=True)
+    private = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=runs))
+    shutil.copy2(build / "main", private / "main")
+    shutil.copytree(build / "static_arrays", private / "static_arrays")
+    atexit.register(shutil.rmtree, private, ignore_errors=True)
+    return private
+
+
+def check_binary_output(stdout: Path) -> None:
+    """The compiled program reports unreadable inputs on stdout but exits 0: make it an error."""
+    text = stdout.read_text(errors="replace") if stdout.exists() else ""
+    problems = [line for line in text.splitlines() if line.startswith("Error")]
+    if problems:
+        raise BrainsnnError(f"the compiled simulation failed: {problems[0]}")
+
+
 _ACTIVE: dict[str, object] = {}
+STALE_RUN_SECONDS = 24 * 3600
 
 
 def select_device(device: str, directory: Path, threads: int = 0) -> None:
