@@ -34,6 +34,10 @@ class FriendlyGroup(click.Group):
         except BrainsnnError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except OSError as exc:  # disk full, permission denied, ...: one line, no traceback
+            where = f": {exc.filename}" if exc.filename else ""
+            click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+            sys.exit(1)
         except KeyboardInterrupt:
             click.echo(
                 "interrupted: completed chunks are checkpointed; continue with "

@@ -145,6 +145,10 @@ def run_protocol(
     checkpoint = directory / CHECKPOINT
     if resume and not checkpoint.exists():
         raise BrainsnnError(f"--resume: no checkpoint in {directory}")
+    if not resume and (checkpoint.exists() or (directory / "results.nc").exists()):
+        raise BrainsnnError(
+            f"{directory} already holds a run: continue it with --resume, or choose another --out"
+        )
     models = load_models(protocol)
     composed = compose(models)
     parameters = resolve_parameters(protocol, models)

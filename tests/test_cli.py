@@ -380,3 +380,25 @@ def test_main_help_lists_every_command():
     for name in ("run", "validate", "show", "doctor", "data"):
         assert name in output
     assert "convert" in invoke("data", "--help").output
+
+
+def test_run_refuses_to_overwrite_an_existing_run(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "results.nc").write_bytes(b"earlier results")
+    result = invoke("run", str(DIGITS), "--out", str(run_dir))
+    assert result.exit_code == 2
+    assert "already holds a run" in result.stderr
+    assert (run_dir / "results.nc").read_bytes() == b"earlier results"
+
+
+def test_os_errors_are_one_line(tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    result = invoke(
+        "run", str(DIGITS), "--device", "runtime",
+        "--out", str(blocked / "run"),
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error:")
