@@ -16,7 +16,7 @@ import yaml
 
 import brainsnn
 from brainsnn.datasets import PreparedData, prepare_data
-from brainsnn.engine.backends import Backend, default_build_root, make_backend
+from brainsnn.engine.backends import Backend, default_build_root, make_backend, require_device
 from brainsnn.engine.layout import ReadoutLayout
 from brainsnn.errors import BrainsnnError
 from brainsnn.modellib import compose, find_model_file
@@ -153,6 +153,7 @@ def run_protocol(
     composed = compose(models)
     parameters = resolve_parameters(protocol, models)
     data = prepare_data(protocol)  # fails early, before anything is written
+    require_device(protocol.device.name)
     directory.mkdir(parents=True, exist_ok=True)
     _attach_log(directory / "run.log")
     (directory / "protocol.yaml").write_text(yaml.safe_dump(protocol.model_dump(), sort_keys=False))

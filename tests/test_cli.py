@@ -402,3 +402,14 @@ def test_os_errors_are_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error:")
+
+
+def test_cuda_without_brian2cuda_fails_before_writing(tmp_path: Path) -> None:
+    try:
+        import brian2cuda  # noqa: F401
+    except ImportError:
+        result = invoke("run", str(DIGITS), "--device", "cuda", "--out", str(tmp_path / "run"))
+        assert_clean_error(result, "brian2cuda")
+        assert not (tmp_path / "run").exists()
+    else:
+        pytest.skip("brian2cuda is installed")

@@ -263,13 +263,7 @@ def select_device(device: str, directory: Path, threads: int = 0) -> None:
     if _ACTIVE.get("owner") is not None:
         previous = _ACTIVE.pop("owner")
         previous.device.reinit()
-    if device == "cuda_standalone":
-        try:
-            import brian2cuda  # noqa: F401  (registers the device)
-        except ImportError as exc:
-            raise BrainsnnError(
-                "device 'cuda' needs brian2cuda: pip install 'brainsnn[cuda]'"
-            ) from exc
+    require_device(device)
     directory.mkdir(parents=True, exist_ok=True)
     b2.set_device(device, directory=str(directory), build_on_run=False)
     b2.prefs.devices.cpp_standalone.openmp_threads = threads
@@ -288,6 +282,17 @@ def compile_cuda_with_cpp17(device: object, directory: Path) -> None:
         makefile.write_text(re.sub(r"-std=c\+\+11\b", "-std=c++17", makefile.read_text()))
     compiler, _ = get_compiler_and_args()
     device.compile_source(str(directory), compiler, False, False)
+
+
+def require_device(device: str) -> None:
+    """Fail early, in one line, if a device cannot be used here."""
+    if DEVICES.get(device, device) == "cuda_standalone":
+        try:
+            import brian2cuda  # noqa: F401  (registers the device)
+        except ImportError:
+            raise BrainsnnError(
+                "device 'cuda' needs brian2cuda: pip install 'brainsnn[cuda]'"
+            ) from None
 
 
 def make_backend(
