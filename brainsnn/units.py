@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import brian2.units.allunits as allunits
 import brian2.units.stdunits as stdunits
-from brian2.units.fundamentalunits import Quantity, Unit, get_dimensions
+from brian2.units.fundamentalunits import Quantity, Unit, get_dimensions, get_unit
 
 _UNITS = {
     name: value
@@ -28,6 +28,13 @@ def parse_quantity(value: float | int | str) -> Quantity | float:
     if isinstance(result, bool) or not isinstance(result, int | float | Quantity):
         raise ValueError(f"'{value}' is not a number with a Brian2 unit (e.g. '10 ms')")
     return result
+
+
+def base_unit(unit: str) -> str:
+    """The Brian2 base unit of ``unit`` for equations ('ms' -> 's', '1' -> '1')."""
+    if unit == "1":
+        return "1"
+    return str(get_unit(get_dimensions(parse_quantity(f"1 {unit}"))))
 
 
 def check_quantity(value: float | int | str, unit: str) -> float:

@@ -16,6 +16,7 @@ import numpy as np
 from brainsnn.engine.layout import RECORD_OFFSET, ReadoutLayout
 from brainsnn.errors import ConfigError
 from brainsnn.modellib import STAGES, ComposedGroup
+from brainsnn.units import base_unit
 
 CLOCK_EQUATIONS = """
 sample_step = timestep(t, dt) % steps_per_sample : integer
@@ -56,7 +57,9 @@ class ReadoutNetwork:
 
 
 def _parameter_equations(group: ComposedGroup) -> str:
-    return "".join(f"{name} : {spec.unit} (shared)\n" for name, spec in group.parameters.items())
+    return "".join(
+        f"{name} : {base_unit(spec.unit)} (shared)\n" for name, spec in group.parameters.items()
+    )
 
 
 def _equations(role: str, group: ComposedGroup) -> str:
