@@ -75,8 +75,11 @@ def make_dataset(values: dict[str, np.ndarray], attrs: dict[str, object]) -> xr.
         )
     dataset = xr.Dataset(data_vars, attrs={key: _attr(value) for key, value in attrs.items()})
     for dim in dataset.dims:
-        dataset = dataset.assign_coords({dim: np.arange(dataset.sizes[dim])})
-        dataset[dim].attrs["long_name"] = dim.replace("_", " ") + " index"
+        first = 1 if dim == "epoch" else 0  # epochs are counted from 1, as in the log
+        dataset = dataset.assign_coords({dim: np.arange(first, first + dataset.sizes[dim])})
+        dataset[dim].attrs["long_name"] = (
+            "epoch number" if first else dim.replace("_", " ") + " index"
+        )
     return dataset
 
 

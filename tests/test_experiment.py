@@ -73,6 +73,7 @@ def test_results_file_is_self_describing(tiny_runs):
             assert variable.attrs["units"] == VARIABLES[name].units
             assert variable.attrs["long_name"]
         assert data.sizes["epoch"] == 2
+        assert data.epoch.values.tolist() == [1, 2]
         assert data.sizes["test_sample"] == 60
         assert data.test_first_spike_time.dims == ("test_sample", "output_neuron")
         for key in (
