@@ -218,5 +218,225 @@ def convert(features: Path, labels: Path, output: Path) -> None:
     click.echo(f"wrote {count} samples to {output}")
 
 
+# --- sweeps: k-fold cross-validation and grid search on Dask -------------------------------------
+
+SWEEP_DEVICE = click.option(
+    "--device",
+    type=click.Choice(["runtime", "cpp", "cuda"]),
+    default=None,
+    help="Brian2 device of every run (same as --set device.name=...).",
+)
+SWEEP_OUT = click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Sweep directory, one run directory per fold / point inside (default: the protocol's "
+    "output.directory with timestamp kfold-<time> or gridsearch-<time>, e.g. "
+    "results/<name>/kfold-<time>).",
+)
+SWEEP_WORKERS = click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Local Dask worker processes, each running one fold / point at a time (default 2). "
+    "Not with --scheduler.",
+)
+SWEEP_SCHEDULER = click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Use a running Dask scheduler (e.g. tcp://host:8786) instead of local workers. Its "
+    "workers need brainsnn, and the protocol, data and --out at the same paths; each worker "
+    "thread runs one fold / point at a time.",
+)
+SWEEP_RESUME = click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted sweep in --out with the same protocol and options: finished "
+    "runs (with results.nc) are kept, interrupted ones continue from their checkpoint, the "
+    "others run.",
+)
+
+
+def _sweep_overrides(
+    overrides: tuple[str, ...],
+    device: str | None,
+    out: str | None,
+    workers: int | None,
+    scheduler: str | None,
+    resume: bool,
+) -> list[str]:
+    if workers is not None and scheduler:
+        raise BrainsnnError("give either --workers (a local cluster) or --scheduler, not both")
+    if resume and not out:
+        raise BrainsnnError("--resume needs --out DIR (the directory of the interrupted sweep)")
+    return [*overrides, *([f"device.name={device}"] if device else [])]
+
+
+def _run_sweep(command: str, protocol: Path, start) -> object:
+    """Run a sweep; on Ctrl-C say how to resume it."""
+    from brainsnn.sweeps.summary import Interrupted
+
+    try:
+        return start()
+    except Interrupted as exc:
+        click.echo(
+            f"interrupted: finished runs are kept, interrupted ones are checkpointed; continue "
+            f"with 'brainsnn {command} {protocol} --out {exc.directory} --resume' (same options)",
+            err=True,
+        )
+        sys.exit(130)
+
+
+def _finish_sweep(outcome, what: str) -> None:
+    """Name the summary; exit 1 if a run failed or nothing finished."""
+    if outcome.summary is not None:
+        click.echo(f"summary: {outcome.directory / 'summary.nc'}")
+    else:
+        click.echo(f"error: no {what} finished; nothing to summarise", err=True)
+    if outcome.failures:
+        click.echo(f"error: {len(outcome.failures)} {what}(s) failed:", err=True)
+        for line in outcome.failures:
+            click.echo(f"  {line}", err=True)
+    if outcome.failures or outcome.summary is None:
+        sys.exit(1)
+
+
+@main.command()
+@PROTOCOL
+@click.option(
+    "--k", "k", type=click.IntRange(min=2), default=10, show_default=True, help="Number of folds K."
+)
+@SET
+@SWEEP_DEVICE
+@SWEEP_OUT
+@SWEEP_WORKERS
+@SWEEP_SCHEDULER
+@SWEEP_RESUME
+def kfold(
+    protocol: Path,
+    k: int,
+    overrides: tuple[str, ...],
+    device: str | None,
+    out: str | None,
+    workers: int | None,
+    scheduler: str | None,
+    resume: bool,
+) -> None:
+    """K-fold cross-validation of PROTOCOL: K runs, in --out DIR/fold-0 ... fold-<K-1>.
+
+    Run i trains on all folds but fold i of StratifiedKFold(K, no shuffling) over the training
+    set, stops early on fold i, uses seed i, and is tested on the test set. Writes
+    DIR/summary.nc (per-fold results) and prints the mean ± population std of the final test
+    accuracies. A failed fold is retried once; the exit code is 1 if one still failed.
+    """
+    from brainsnn.sweeps.kfold import kfold_lines, run_kfold
+
+    extra = _sweep_overrides(overrides, device, out, workers, scheduler, resume)
+    outcome = _run_sweep(
+        "kfold", protocol, lambda: run_kfold(protocol, k, extra, out, workers, scheduler, resume)
+    )
+    if outcome.summary is not None:
+        click.echo("\n".join(kfold_lines(outcome.summary)))
+    _finish_sweep(outcome, "fold")
+
+
+@main.command()
+@PROTOCOL
+@SET
+@click.option(
+    "--sweep",
+    "sweeps",
+    multiple=True,
+    metavar="KEY=[V1,V2,...]",
+    help="Sweep a protocol key over a YAML list of values, e.g. --sweep "
+    "network.parameters.gap=[0.1,0.2]; adds the key to the protocol's sweep: block, or "
+    "replaces it there. Repeatable.",
+)
+@SWEEP_DEVICE
+@SWEEP_OUT
+@SWEEP_WORKERS
+@SWEEP_SCHEDULER
+@SWEEP_RESUME
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Points shown in the ranking printed at the end.",
+)
+def gridsearch(
+    protocol: Path,
+    overrides: tuple[str, ...],
+    sweeps: tuple[str, ...],
+    device: str | None,
+    out: str | None,
+    workers: int | None,
+    scheduler: str | None,
+    resume: bool,
+    top: int,
+) -> None:
+    """Grid search: a run of PROTOCOL for every combination of the swept values.
+
+    The grid is the protocol's sweep: block (dotted keys mapped to lists of values) plus --sweep
+    options; point NNN runs in DIR/point-NNN with its values in point.yaml. Set
+    training.stop_below to abort runs whose accuracy is below it after epoch 2. Writes
+    DIR/summary.nc and prints the points ranked by their last validation accuracy. A failed
+    point is retried once; the exit code is 1 if one still failed.
+    """
+    from brainsnn.sweeps.grid import parse_sweep_options, ranking_lines, run_gridsearch
+
+    extra = _sweep_overrides(overrides, device, out, workers, scheduler, resume)
+    grid = parse_sweep_options(sweeps)
+    outcome = _run_sweep(
+        "gridsearch",
+        protocol,
+        lambda: run_gridsearch(protocol, extra, grid, out, workers, scheduler, resume),
+    )
+    if outcome.summary is not None:
+        click.echo("\n".join(ranking_lines(outcome.summary, top)))
+    _finish_sweep(outcome, "point")
+
+
+SWEEP_DIRECTORY = click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+
+
+@main.command("kfold-summary")
+@SWEEP_DIRECTORY
+def kfold_summary(directory: Path) -> None:
+    """Per-fold results of the k-fold run in DIRECTORY and their mean ± population std.
+
+    Recomputed from the folds' results.nc (also while the k-fold is still running).
+    """
+    from brainsnn.sweeps.kfold import kfold_lines, kfold_summary
+
+    summary = kfold_summary(directory)
+    if summary is None:
+        raise BrainsnnError(f"{directory}: no fold has finished yet")
+    click.echo("\n".join(kfold_lines(summary)))
+
+
+@main.command("gridsearch-summary")
+@SWEEP_DIRECTORY
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Show only the N best points (default: all).",
+)
+def gridsearch_summary(directory: Path, top: int | None) -> None:
+    """Points of the grid search in DIRECTORY, best last validation accuracy first.
+
+    Recomputed from the points' results.nc (also while the search is still running).
+    """
+    from brainsnn.sweeps.grid import grid_summary, ranking_lines
+
+    summary = grid_summary(directory)
+    if summary is None:
+        raise BrainsnnError(f"{directory}: no grid point has finished yet")
+    click.echo("\n".join(ranking_lines(summary, top)))
+
+
 if __name__ == "__main__":
     main()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import StratifiedShuffleSplit
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
 from brainsnn.data import (
     load_digits_dataset,
@@ -16,7 +16,7 @@ from brainsnn.data import (
     ttfs_encode,
 )
 from brainsnn.errors import ConfigError, DataError
-from brainsnn.protocol import Protocol
+from brainsnn.protocol import DataSection, Protocol
 
 IMAGE_MAX = {"digits": 16, "idx": 255}
 #: Input steps per sample for continuous (feature-file) times when the protocol does not say.
@@ -52,8 +52,25 @@ class PreparedData:
 
 def _stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, ...]:
     splitter = StratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
-    keep, held = next(splitter.split(np.zeros(len(labels)), labels))
+    try:
+        keep, held = next(splitter.split(np.zeros(len(labels)), labels))
+    except ValueError as exc:  # e.g. fewer held-out samples than classes
+        raise DataError(f"cannot split {len(labels)} samples (stratified): {exc}") from None
     return np.sort(keep), np.sort(held)
+
+
+def _validation_split(labels: np.ndarray, data: DataSection) -> tuple[np.ndarray, ...]:
+    """(train, validation) indices: fold ``data.fold`` of a K-fold split, else a shuffle split."""
+    if data.folds is None and data.fold is None:
+        return _stratified_split(labels, data.validation_fraction, data.split_seed)
+    if data.folds is None or data.fold is None or data.fold >= data.folds:
+        raise ConfigError("data.folds (K) and data.fold (0 to K-1) must be given together")
+    splitter = StratifiedKFold(n_splits=data.folds, shuffle=False)
+    try:
+        folds = list(splitter.split(np.zeros(len(labels)), labels))
+    except ValueError as exc:
+        raise ConfigError(f"data.folds={data.folds}: {exc}") from None
+    return folds[data.fold]
 
 
 def _load_times(protocol: Protocol) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
@@ -79,8 +96,11 @@ def _load_times(protocol: Protocol) -> tuple[np.ndarray, np.ndarray, np.ndarray,
         )
     if not data.train_file or not data.test_file:
         raise ConfigError("data.train_file and data.test_file are required for spikingdataset data")
-    train_t, train_y = read_spiking_dataset(Path(data.train_file).expanduser())
-    test_t, test_y = read_spiking_dataset(Path(data.test_file).expanduser())
+    try:
+        train_t, train_y = read_spiking_dataset(Path(data.train_file).expanduser())
+        test_t, test_y = read_spiking_dataset(Path(data.test_file).expanduser())
+    except DataError as exc:
+        raise DataError(f"{exc}; {data.hint}" if data.hint else str(exc)) from None
     return train_t, train_y, test_t, test_y, DEFAULT_FEATURE_STEPS
 
 
@@ -100,7 +120,7 @@ def prepare_data(protocol: Protocol) -> PreparedData:
     data = protocol.data
     train_t, train_y = _subset(train_t, train_y, data.train_subset, data.split_seed)
     test_t, test_y = _subset(test_t, test_y, data.test_subset, data.split_seed)
-    fit, val = _stratified_split(train_y, data.validation_fraction, data.split_seed)
+    fit, val = _validation_split(train_y, data)
     classes = np.unique(np.concatenate([train_y, test_y]))
     remap = np.searchsorted(classes, np.arange(classes.max() + 1))
     steps = protocol.encoding.time_steps or default_steps

@@ -119,7 +119,7 @@ def collect_results(
     values.update(
         {
             "weights": state["w"].reshape(n_out, layout.n_inputs),
-            "test_threshold": np.full(n_out, parameters["theta0"]),
+            "test_threshold": state.get("theta_test", np.full(n_out, parameters["theta0"])),
             "neuron_class": layout.class_of_neuron(),
             "neuron_nontarget": (layout.position_in_class() < layout.n_nontarget).astype(int),
             "test_label": trainer.data.test.labels,
@@ -184,6 +184,8 @@ def run_protocol(
         protocol.training.patience,
         show_progress,
         record_test=protocol.recording.test_outputs,
+        seed=protocol.seed,
+        stop_below=protocol.training.stop_below,
     )
     trainer.train(progress, checkpoint)
     if trainer.last_test is None:  # resumed a finished run: evaluate the final model once
@@ -235,8 +237,11 @@ def fresh_progress(
         "layer": 1,
         "feedforward": layout.n_inputs * layout.n_outputs,
     }
-    state = initial_state(composed, parameters, weights, row_sums, sizes)
-    return Progress(state=state, parameters=dict(parameters))
+    parameters = dict(parameters)
+    constants = {"n_classes": layout.n_classes, "neurons_per_class": layout.neurons_per_class,
+                 "n_nontarget": layout.n_nontarget, "n_outputs": layout.n_outputs}  # fmt: skip
+    state = initial_state(composed, parameters, weights, row_sums, sizes, constants)
+    return Progress(state=state, parameters=parameters)
 
 
 def _attach_log(path: Path) -> None:

@@ -68,6 +68,11 @@ class GroupFragment(_Strict):
     on_pre: str | None = None
     events: dict[Stage, StageEvent] = {}
     pathways: dict[Stage, str] = {}
+    sample_masks: str | None = Field(
+        None,
+        description="name of a parameter p: the engine hands in per-sample, per-neuron "
+        "Bernoulli(p) masks for training samples as the TimedArray sample_masks(t, i) (outputs)",
+    )
     persistent: list[str] = Field(
         default_factory=list, description="state carried from one chunk of samples to the next"
     )
@@ -143,6 +148,7 @@ class ComposedGroup:
     conditions: dict[str, list[str]] = field(default_factory=dict)
     codes: dict[str, list[str]] = field(default_factory=dict)
     pathways: dict[str, list[str]] = field(default_factory=dict)
+    sample_masks: str | None = None
     persistent: list[str] = field(default_factory=list)
     initial: dict[str, str] = field(default_factory=dict)
     epoch_start: dict[str, str] = field(default_factory=dict)
@@ -183,6 +189,7 @@ def _merge(
     for stage, code in fragment.pathways.items():
         target.pathways.setdefault(stage, []).append(code)
     target.persistent += fragment.persistent
+    target.sample_masks = fragment.sample_masks or target.sample_masks
     target.initial.update(fragment.initial)
     target.epoch_start.update(fragment.epoch_start)
     target.epoch_end.update(fragment.epoch_end)

@@ -57,6 +57,20 @@ class DataSection(_Section):
         None, gt=0, description="use a stratified subset of n test samples (kept in stored order)"
     )
     split_seed: int = Field(0, description="seed of the stratified splits")
+    folds: int | None = Field(
+        None,
+        ge=2,
+        description="K-fold cross-validation: number of folds K; with data.fold, the validation "
+        "set is fold data.fold of StratifiedKFold(K, no shuffling) over the training set (after "
+        "train_subset) and the other folds are trained on; validation_fraction is then unused "
+        "(set by 'brainsnn kfold')",
+    )
+    fold: int | None = Field(
+        None,
+        ge=0,
+        description="K-fold cross-validation: which fold (0 to K-1) is the validation set; "
+        "needs data.folds (set by 'brainsnn kfold')",
+    )
 
 
 class EncodingSection(_Section):
@@ -125,6 +139,12 @@ class TrainingSection(_Section):
         "at the larger of the training and test set sizes); a checkpoint is "
         "written after each training chunk",
     )
+    stop_below: float | None = Field(
+        None,
+        description="abort rule for grid searches (SpikeNN's gridsearch_stop_acc): from epoch 3 "
+        "on, stop when the epoch's training or validation accuracy (a fraction) is below this; "
+        "null = never",
+    )
 
 
 class RecordingSection(_Section):
@@ -171,6 +191,12 @@ class Protocol(_Section):
     device: DeviceSection = Field(default_factory=DeviceSection)
     seed: int = Field(0, description="seed of the initial weights")
     output: OutputSection = Field(default_factory=OutputSection)
+    sweep: dict[str, list] | None = Field(
+        None,
+        description="grid for 'brainsnn gridsearch': dotted protocol keys (e.g. "
+        "network.parameters.gap) mapped to lists of values; every combination (Cartesian "
+        "product) is run; ignored by 'brainsnn run'",
+    )
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

@@ -25,7 +25,15 @@ from brainsnn.errors import BrainsnnError
 from brainsnn.modellib import ComposedGroup
 from brainsnn.reference import initial_weights
 
-__all__ = ["Progress", "Trainer", "concatenate_results", "initial_state", "initial_weights"]
+__all__ = [
+    "Progress",
+    "Trainer",
+    "concatenate_results",
+    "epoch_sample_masks",
+    "initial_state",
+    "initial_weights",
+    "sample_masks",
+]
 log = logging.getLogger("brainsnn")
 RATE_KEYS = ("a_plus", "a_minus", "thr_lr")
 HISTORY_KEYS = (
@@ -92,17 +100,48 @@ def initial_state(
     weights: np.ndarray,
     row_sums: np.ndarray,
     sizes: dict[str, int],
+    constants: dict[str, float] | None = None,
 ) -> dict:
-    """Persistent variables before training: weights from NumPy, others from ``initial``."""
+    """Persistent variables before training: weights from NumPy, others from ``initial``.
+
+    ``initial`` expressions that name a parameter (e.g. R-STDP's reward factor, 1 - 1/C) set that
+    parameter in ``parameters`` (in place).
+    """
     state: dict[str, np.ndarray] = {"w": weights.reshape(-1).copy(), "row_target": row_sums.copy()}
+    names = {**(constants or {}), **parameters}
     for role, group in composed.items():
+        for name, expression in group.initial.items():
+            if name in parameters:
+                parameters[name] = float(evaluate_expression(expression, names))
         for name in group.persistent:
             if name in state:
                 continue
-            expression = group.initial.get(name, "0")
-            value = evaluate_expression(expression, {**parameters, **state})
+            value = evaluate_expression(group.initial.get(name, "0"), {**names, **state})
             state[name] = np.full(sizes[role], value, dtype=float)
     return state
+
+
+def sample_masks(
+    seed: int, epoch: int, chunk: int, shape: tuple[int, int], probability: float
+) -> np.ndarray:
+    """Bernoulli(probability) masks (1 = masked) for one training chunk of one epoch.
+
+    Drawn from a generator seeded by (seed, epoch, chunk), so a resumed run draws the same masks
+    and the oracle can be handed exactly the masks the compiled network used.
+    """
+    rng = np.random.default_rng([seed, epoch, chunk])
+    return (rng.random(shape) < probability).astype(float)
+
+
+def epoch_sample_masks(
+    seed: int, epoch: int, n_samples: int, chunk_size: int, n_outputs: int, probability: float
+) -> np.ndarray:
+    """The masks of a whole training epoch, (n_samples, N) bool, as the trainer draws them."""
+    n_chunks = -(-n_samples // chunk_size)
+    parts = [
+        sample_masks(seed, epoch, k, (chunk_size, n_outputs), probability) for k in range(n_chunks)
+    ]
+    return np.concatenate(parts)[:n_samples].astype(bool)
 
 
 def chunks(split: Split, chunk_size: int, padding_steps: int) -> list[ChunkInput]:
@@ -132,6 +171,8 @@ class Trainer:
         patience: int,
         show_progress: bool = True,
         record_test: bool = True,
+        seed: int = 0,
+        stop_below: float | None = None,
     ) -> None:
         self.backend = backend
         self.data = data
@@ -140,7 +181,17 @@ class Trainer:
         self.patience = patience
         self.show_progress = show_progress
         self.record_test = record_test
+        self.seed = seed
+        self.stop_below = stop_below  # abort rule of grid searches (gridsearch_stop_acc)
         self.composed = backend.composed
+        layout = backend.layout
+        self.constants = {
+            "n_classes": layout.n_classes,
+            "neurons_per_class": layout.neurons_per_class,
+            "n_nontarget": layout.n_nontarget,
+            "n_outputs": layout.n_outputs,
+        }
+        self.mask_parameter = self.composed["outputs"].sample_masks
         self.last_test: ChunkResult | None = None
 
     def present(
@@ -167,6 +218,12 @@ class Trainer:
             dynamic_ncols=True,
         ) as bar:
             for number, chunk in enumerate(parts[first_chunk:], start=first_chunk):
+                if learning and self.mask_parameter:
+                    probability = progress.parameters[self.mask_parameter]
+                    shape = (self.chunk_size, self.backend.layout.n_outputs)
+                    chunk.masks = sample_masks(
+                        self.seed, progress.epoch, number, shape, probability
+                    )
                 result = self.backend.run_chunk(
                     chunk, progress.state, progress.parameters, learning, record
                 )
@@ -178,10 +235,12 @@ class Trainer:
                 bar.update(chunk.n_valid)
         return results
 
-    def _epoch_updates(self, progress: Progress, which: str) -> None:
+    def _epoch_updates(self, progress: Progress, which: str, **extra: float) -> None:
+        """Apply the models' epoch_start/epoch_end expressions (in file order)."""
         for group in self.composed.values():
             for name, expression in getattr(group, which).items():
-                value = evaluate_expression(expression, {**progress.parameters, **progress.state})
+                names = {**self.constants, **extra, **progress.parameters, **progress.state}
+                value = evaluate_expression(expression, names)
                 if name in progress.state:
                     progress.state[name] = np.broadcast_to(value, progress.state[name].shape).copy()
                 else:
@@ -201,7 +260,8 @@ class Trainer:
             self._train_pass(progress, checkpoint, f"{epoch_label} train")
             evaluation_start = time.perf_counter()
             rates = {k: progress.parameters.get(k, float("nan")) for k in RATE_KEYS}
-            self._epoch_updates(progress, "epoch_end")
+            train = progress.correct / len(data.train)
+            self._epoch_updates(progress, "epoch_end", train_accuracy=train)
             validation = self.accuracy(
                 self.present(data.validation, progress, False, False, f"{epoch_label} validation"),
                 data.validation,
@@ -211,7 +271,6 @@ class Trainer:
             )
             self.last_test = concatenate_results(test_results)
             test = self.accuracy(test_results, data.test)
-            train = progress.correct / len(data.train)
             wall = progress.train_seconds + time.perf_counter() - evaluation_start
             speed = len(data.train) / max(progress.train_seconds, 1e-9)
             log.info(
@@ -273,6 +332,10 @@ class Trainer:
         if self.patience and progress.epochs_since_best >= self.patience:
             progress.stopped = True
             log.info("early stopping after %d epochs without improvement", self.patience)
+        below = self.stop_below is not None and min(train, validation) < self.stop_below
+        if below and progress.epoch > 2:  # epochs counted from 1: from epoch 3 on
+            progress.stopped = True
+            log.info("stopping: accuracy below training.stop_below=%g", self.stop_below)
 
 
 def concatenate_results(results: list[ChunkResult]) -> ChunkResult:

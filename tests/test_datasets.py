@@ -65,3 +65,8 @@ def test_missing_spikingdataset_file_is_a_data_error(tmp_path):
     )
     with pytest.raises(DataError, match=r"no\.npy"):
         prepare_data(protocol)
+
+
+def test_too_small_a_split_is_a_data_error():
+    with pytest.raises(DataError, match="stratified"):
+        prepare_data(make_protocol(source="digits", train_subset=60, validation_fraction=0.1))

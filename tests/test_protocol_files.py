@@ -24,7 +24,7 @@ from brainsnn.protocol import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-PROTOCOLS = sorted((ROOT / "protocols").glob("*.yaml"))
+PROTOCOLS = sorted((ROOT / "protocols").glob("**/*.yaml"))
 MODELS = sorted(MODEL_DIR.rglob("*.yaml"))
 
 

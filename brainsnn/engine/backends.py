@@ -9,6 +9,7 @@ Either way a chunk starts at t = 0 with the state handed in, so all devices shar
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import brian2 as b2
 import numpy as np
+from brian2.utils.filelock import FileLock
 
 from brainsnn.engine.layout import ReadoutLayout
 from brainsnn.engine.network import ReadoutNetwork, build_network
@@ -44,6 +46,7 @@ class ChunkInput:
     input_steps: np.ndarray
     labels: np.ndarray
     n_valid: int
+    masks: np.ndarray | None = None  # (n, N) per-sample output masks, e.g. dropout (None: zeros)
 
 
 @dataclass
@@ -128,6 +131,8 @@ class RuntimeBackend(Backend):
         net = build_network(self.layout, self.composed)
         net.input_steps.values[:] = chunk.input_steps
         net.sample_labels.values[:] = chunk.labels
+        if chunk.masks is not None:
+            net.sample_masks.values[:] = chunk.masks
         for name, value in parameters.items():
             setattr(net.groups[net.parameter_owner[name]], name, value)
         for role, name in self.state_variables(net):
@@ -159,11 +164,19 @@ class StandaloneBackend(Backend):
         self._set_up()
 
     def _set_up(self) -> None:
-        """Generate the project and compile it (make only recompiles what changed).
+        """Generate the project, compile it (make only recompiles what changed), copy it.
 
         Brian2 holds one standalone project per process: a backend whose project was replaced
-        by another's sets itself up again (cheap when its build directory is up to date).
+        by another's sets itself up again (cheap when its build directory is up to date). Builds
+        are shared between processes: generating, compiling and copying hold a lock on the build,
+        because Brian2 rewrites a build's static arrays even when it is up to date.
         """
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.directory.parent / f".{self.directory.name}.lock")):
+            self._generate_and_compile()
+            self.run_dir = private_run_directory(self.directory)
+
+    def _generate_and_compile(self) -> None:
         select_device(self.name, self.directory, self.threads)
         self.net = build_network(self.layout, self.composed)
         self.net.network.run(
@@ -183,7 +196,6 @@ class StandaloneBackend(Backend):
                 " (run 'brainsnn doctor' to check the compiler)"
             ) from exc
         _ACTIVE["owner"] = self
-        self.run_dir = private_run_directory(self.directory)
 
     def run_chunk(
         self,
@@ -200,6 +212,8 @@ class StandaloneBackend(Backend):
             net.input_steps: chunk.input_steps.astype(np.float64),
             net.sample_labels: chunk.labels.astype(np.float64),
         }
+        if chunk.masks is not None:
+            run_args[net.sample_masks] = chunk.masks.astype(np.float64)
         for name, value in parameters.items():
             run_args[getattr(net.groups[net.parameter_owner[name]], name)] = float(value)
         for role, name in self.state_variables(net):
@@ -243,7 +257,13 @@ def private_run_directory(build: Path) -> Path:
     shutil.copy2(build / "main", private / "main")
     shutil.copytree(build / "static_arrays", private / "static_arrays")
     atexit.register(shutil.rmtree, private, ignore_errors=True)
+    _RUN_COPIES.append(private)
     return private
+
+
+def private_run_copies() -> list[Path]:
+    """The private run directories this process made (to remove them if it is killed)."""
+    return list(_RUN_COPIES)
 
 
 def check_binary_output(stdout: Path) -> None:
@@ -255,6 +275,7 @@ def check_binary_output(stdout: Path) -> None:
 
 
 _ACTIVE: dict[str, object] = {}
+_RUN_COPIES: list[Path] = []
 STALE_RUN_SECONDS = 24 * 3600
 
 
@@ -263,6 +284,8 @@ def select_device(device: str, directory: Path, threads: int = 0) -> None:
     if _ACTIVE.get("owner") is not None:
         previous = _ACTIVE.pop("owner")
         previous.device.reinit()
+        previous.net = None  # free the object names, so the regenerated code is identical
+        gc.collect()
     require_device(device)
     directory.mkdir(parents=True, exist_ok=True)
     b2.set_device(device, directory=str(directory), build_on_run=False)

@@ -50,6 +50,7 @@ class ReadoutNetwork:
     groups: dict[str, b2.Group]
     input_steps: b2.TimedArray
     sample_labels: b2.TimedArray
+    sample_masks: b2.TimedArray  # per-sample, per-output masks (e.g. dropout), zeros by default
     monitors: dict[str, b2.EventMonitor]
     namespace: dict[str, object]
     parameter_owner: dict[str, str] = field(default_factory=dict)  # parameter -> role
@@ -185,6 +186,9 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
         np.zeros((layout.chunk_size, layout.n_inputs)), dt=window, name="input_steps"
     )
     sample_labels = b2.TimedArray(np.zeros(layout.chunk_size), dt=window, name="sample_labels")
+    sample_masks = b2.TimedArray(
+        np.zeros((layout.chunk_size, layout.n_outputs)), dt=window, name="sample_masks"
+    )
     pathway_stages = {
         stage
         for role in ("lateral", "report_link", "feedforward")
@@ -229,6 +233,7 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
     namespace = {
         "input_steps": input_steps,
         "sample_labels": sample_labels,
+        "sample_masks": sample_masks,
         "sample_window": window,
         "sample_duration": layout.sample_duration_s * b2.second,
         "steps_per_sample": steps,
@@ -243,6 +248,7 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
         groups=groups,
         input_steps=input_steps,
         sample_labels=sample_labels,
+        sample_masks=sample_masks,
         monitors=monitors,
         namespace=namespace,
         parameter_owner={
