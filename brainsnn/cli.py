@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,9 @@ def main() -> None:
     Protocols (YAML, see protocols/README.md) describe data, network, training, recording and
     device; model files (models/) hold the Brian2 equations.
     """
+    # Brian2 chains its Ctrl-C handler to the one it finds at import; a process started in the
+    # background inherits "ignore", which it cannot call. Give it Python's default first.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _load(
