@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Four SpikeNN configurations on Fashion-MNIST pixels (54k/6k/10k, early stopping, patience 10),
 # each as ncg_fmnist.yaml with overrides; prints one line per configuration from its results.nc.
-# Hyperparameters: a short grid per configuration on a 10k-sample subset (5-6 epochs).
+# Hyperparameters: a short grid per configuration on a 10k-sample subset (5-6 epochs), then, for
+# SSTDP and R-STDP, which drifted (SSTDP) or fell silent (R-STDP) on the full set with those
+# rates, rates 5x smaller.
 #   bash benchmarks/spikenn_fmnist_pixels.sh [CONFIG...]   (default: all four, two at a time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,12 +16,12 @@ sets[s2stdp]="--set network.neurons_per_class=1 --set network.nontarget_per_clas
 sets[sstdp+ncg]="--set $(models "${base[@]}" competition/ncg rules/s2stdp rules/time_ranges regulation/cr2)
   --set network.nontarget_per_class=0 --set network.weights.mean=0.5
   --set network.parameters.w_norm=0 --set network.parameters.theta0=80
-  --set network.parameters.a_minus=-0.005"
+  --set network.parameters.a_plus=0.01 --set network.parameters.a_minus=-0.001"
 sets[rstdp-5n]="--set $(models "${base[@]}" rules/rstdp) --set network.parameters={}
   --set network.nontarget_per_class=0 --set network.weights.mean=0.8
-  --set network.parameters.theta0=100 --set network.parameters.a_plus=0.01
-  --set network.parameters.a_minus=-0.001 --set network.parameters.anti_a_plus=-0.01
-  --set network.parameters.anti_a_minus=0.001"
+  --set network.parameters.theta0=100 --set network.parameters.a_plus=0.002
+  --set network.parameters.a_minus=-0.0002 --set network.parameters.anti_a_plus=-0.002
+  --set network.parameters.anti_a_minus=0.0002"
 configs=("$@")
 [[ ${#configs[@]} -gt 0 ]] || configs=(s2stdp+ncg s2stdp sstdp+ncg rstdp-5n)
 run() {

@@ -7,16 +7,41 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import xarray as xr
 from tqdm import tqdm
 
 from brainsnn.errors import BrainsnnError
+from brainsnn.sweeps.summary import Interrupted, SweepOutcome, prepare_directory, write_summary
 from brainsnn.sweeps.tasks import Task, TaskError, run_task
 
 DEFAULT_WORKERS = 2
+
+
+def run_sweep(
+    directory: Path,
+    manifest: dict,
+    resume: bool,
+    protocol_path: Path,
+    make_tasks: Callable[[], list[Task]],
+    workers: int | None,
+    scheduler: str | None,
+    label: str,
+    summarise: Callable[[Path], xr.Dataset | None],
+) -> SweepOutcome:
+    """Prepare the sweep directory, run its tasks on Dask, then write the summary."""
+    prepare_directory(directory, manifest, resume)
+    try:
+        failures = execute(protocol_path, make_tasks(), workers, scheduler, label)
+    except KeyboardInterrupt:
+        raise Interrupted(directory) from None
+    summary = summarise(directory)
+    if summary is not None:
+        write_summary(summary, directory)
+    return SweepOutcome(directory, summary, failures)
 
 
 def execute(

@@ -14,16 +14,13 @@ import yaml
 from brainsnn.errors import BrainsnnError, ConfigError
 from brainsnn.protocol import Protocol, load_protocol
 from brainsnn.results import VariableSpec
-from brainsnn.sweeps.execute import execute
+from brainsnn.sweeps.execute import run_sweep
 from brainsnn.sweeps.summary import (
-    Interrupted,
     SweepOutcome,
     final_values,
-    prepare_directory,
     read_manifest,
     summary_dataset,
     sweep_directory,
-    write_summary,
     yaml_text,
 )
 from brainsnn.sweeps.tasks import Task
@@ -111,16 +108,10 @@ def run_gridsearch(
         "set": list(overrides),
         "sweep": grid,
     }
-    prepare_directory(directory, manifest, resume)
-    tasks = point_tasks(directory, grid, overrides)
-    try:
-        failures = execute(path, tasks, workers, scheduler, "grid search")
-    except KeyboardInterrupt:
-        raise Interrupted(directory) from None
-    summary = grid_summary(directory)
-    if summary is not None:
-        write_summary(summary, directory)
-    return SweepOutcome(directory, summary, failures)
+    return run_sweep(
+        directory, manifest, resume, path, lambda: point_tasks(directory, grid, overrides),
+        workers, scheduler, "grid search", grid_summary,
+    )  # fmt: skip
 
 
 def grid_summary(directory: Path) -> xr.Dataset | None:

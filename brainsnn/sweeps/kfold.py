@@ -11,16 +11,13 @@ import xarray as xr
 from brainsnn.errors import BrainsnnError
 from brainsnn.protocol import load_protocol
 from brainsnn.results import VariableSpec
-from brainsnn.sweeps.execute import execute
+from brainsnn.sweeps.execute import run_sweep
 from brainsnn.sweeps.summary import (
-    Interrupted,
     SweepOutcome,
     final_values,
-    prepare_directory,
     read_manifest,
     summary_dataset,
     sweep_directory,
-    write_summary,
 )
 from brainsnn.sweeps.tasks import Task
 
@@ -62,15 +59,10 @@ def run_kfold(
         "set": list(overrides),
         "folds": k,
     }
-    prepare_directory(directory, manifest, resume)
-    try:
-        failures = execute(path, fold_tasks(directory, k, overrides), workers, scheduler, "k-fold")
-    except KeyboardInterrupt:
-        raise Interrupted(directory) from None
-    summary = kfold_summary(directory)
-    if summary is not None:
-        write_summary(summary, directory)
-    return SweepOutcome(directory, summary, failures)
+    return run_sweep(
+        directory, manifest, resume, path, lambda: fold_tasks(directory, k, overrides),
+        workers, scheduler, "k-fold", kfold_summary,
+    )  # fmt: skip
 
 
 def kfold_summary(directory: Path) -> xr.Dataset | None:
