@@ -199,16 +199,23 @@ class Protocol(_Section):
     )
 
 
+def parse_assignment(
+    item: str, option: str = "--set", form: str = "key.path=value"
+) -> tuple[str, Any]:
+    """Split a ``key.path=value`` command-line item; the value is parsed as YAML."""
+    key, sep, text = item.partition("=")
+    if not sep or not all(key.split(".")):
+        raise ConfigError(f"{option} {item}: expected {form}")
+    try:
+        return key, yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ConfigError(f"{option} {item}: value is not valid YAML") from None
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``key.path=value`` overrides (values parsed as YAML) to raw protocol data."""
     for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not all(key.split(".")):
-            raise ConfigError(f"--set {item}: expected key.path=value")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {item}: value is not valid YAML") from None
+        key, value = parse_assignment(item)
         node = data
         parts = key.split(".")
         for part in parts[:-1]:

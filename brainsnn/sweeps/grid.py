@@ -12,7 +12,7 @@ import xarray as xr
 import yaml
 
 from brainsnn.errors import BrainsnnError, ConfigError
-from brainsnn.protocol import Protocol, load_protocol
+from brainsnn.protocol import Protocol, load_protocol, parse_assignment
 from brainsnn.results import VariableSpec
 from brainsnn.sweeps.execute import run_sweep
 from brainsnn.sweeps.summary import (
@@ -33,13 +33,7 @@ def parse_sweep_options(items: list[str] | tuple[str, ...]) -> dict[str, list]:
     """``--sweep KEY=[v1,v2]`` options (values parsed as YAML; a single value is a list of one)."""
     grid: dict[str, list] = {}
     for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not all(key.split(".")):
-            raise ConfigError(f"--sweep {item}: expected KEY=[v1,v2,...]")
-        try:
-            values = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise ConfigError(f"--sweep {item}: value is not valid YAML") from None
+        key, values = parse_assignment(item, "--sweep", "KEY=[v1,v2,...]")
         grid[key] = values if isinstance(values, list) else [values]
     return grid
 
