@@ -238,9 +238,7 @@ def fresh_progress(
         "feedforward": layout.n_inputs * layout.n_outputs,
     }
     parameters = dict(parameters)
-    constants = {"n_classes": layout.n_classes, "neurons_per_class": layout.neurons_per_class,
-                 "n_nontarget": layout.n_nontarget, "n_outputs": layout.n_outputs}  # fmt: skip
-    state = initial_state(composed, parameters, weights, row_sums, sizes, constants)
+    state = initial_state(composed, parameters, weights, row_sums, sizes, layout.constants())
     return Progress(state=state, parameters=parameters)
 
 

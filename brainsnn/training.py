@@ -184,13 +184,7 @@ class Trainer:
         self.seed = seed
         self.stop_below = stop_below  # abort rule of grid searches (gridsearch_stop_acc)
         self.composed = backend.composed
-        layout = backend.layout
-        self.constants = {
-            "n_classes": layout.n_classes,
-            "neurons_per_class": layout.neurons_per_class,
-            "n_nontarget": layout.n_nontarget,
-            "n_outputs": layout.n_outputs,
-        }
+        self.constants = backend.layout.constants()
         self.mask_parameter = self.composed["outputs"].sample_masks
         self.last_test: ChunkResult | None = None
 

@@ -25,7 +25,7 @@ from brian2.utils.filelock import FileLock
 from brainsnn.engine.layout import ReadoutLayout
 from brainsnn.engine.network import ReadoutNetwork, build_network
 from brainsnn.errors import BrainsnnError
-from brainsnn.modellib import ComposedGroup
+from brainsnn.modellib import NEURON_ROLES, ComposedGroup
 
 DEVICES = {
     "runtime": "runtime",
@@ -101,6 +101,32 @@ class Backend:
         }
         return ChunkResult(prediction.astype(np.int64), tspike, potential, state)
 
+    def chunk_values(
+        self,
+        net: ReadoutNetwork,
+        chunk: ChunkInput,
+        state: dict[str, np.ndarray],
+        parameters: dict[str, float],
+        learning: bool,
+        record_outputs: bool,
+    ) -> tuple[dict[b2.TimedArray, np.ndarray], list[tuple[b2.Group, str, object]]]:
+        """What a chunk hands to the network: TimedArray values and (group, variable, value)."""
+        arrays = {net.input_steps: chunk.input_steps, net.sample_labels: chunk.labels}
+        if chunk.masks is not None:
+            arrays[net.sample_masks] = chunk.masks
+        groups = net.groups
+        values: list[tuple[b2.Group, str, object]] = [
+            (groups[net.parameter_owner[name]], name, float(value))
+            for name, value in parameters.items()
+        ]
+        values += [
+            (groups[role], name, np.asarray(state[name], dtype=np.float64))
+            for role, name in self.state_variables(net)
+        ]
+        values += [(groups[role], "learning", float(learning)) for role in NEURON_ROLES]
+        values.append((groups["outputs"], "record_outputs", float(record_outputs)))
+        return arrays, values
+
     def run_chunk(
         self,
         chunk: ChunkInput,
@@ -129,17 +155,11 @@ class RuntimeBackend(Backend):
         b2.set_device("runtime")
         b2.prefs.codegen.target = "numpy"
         net = build_network(self.layout, self.composed)
-        net.input_steps.values[:] = chunk.input_steps
-        net.sample_labels.values[:] = chunk.labels
-        if chunk.masks is not None:
-            net.sample_masks.values[:] = chunk.masks
-        for name, value in parameters.items():
-            setattr(net.groups[net.parameter_owner[name]], name, value)
-        for role, name in self.state_variables(net):
-            setattr(net.groups[role], name, state[name])
-        for role in ("inputs", "outputs", "layer"):
-            net.groups[role].learning = float(learning)
-        net.groups["outputs"].record_outputs = float(record_outputs)
+        arrays, values = self.chunk_values(net, chunk, state, parameters, learning, record_outputs)
+        for timed_array, array in arrays.items():
+            timed_array.values[:] = array
+        for group, name, value in values:
+            setattr(group, name, value)
         net.network.run(
             self.layout.chunk_size * net.namespace["sample_window"], namespace=net.namespace
         )
@@ -208,19 +228,9 @@ class StandaloneBackend(Backend):
         if _ACTIVE.get("owner") is not self:
             self._set_up()
         net = self.net
-        run_args: dict = {
-            net.input_steps: chunk.input_steps.astype(np.float64),
-            net.sample_labels: chunk.labels.astype(np.float64),
-        }
-        if chunk.masks is not None:
-            run_args[net.sample_masks] = chunk.masks.astype(np.float64)
-        for name, value in parameters.items():
-            run_args[getattr(net.groups[net.parameter_owner[name]], name)] = float(value)
-        for role, name in self.state_variables(net):
-            run_args[getattr(net.groups[role], name)] = np.asarray(state[name], dtype=np.float64)
-        for role in ("inputs", "outputs", "layer"):
-            run_args[net.groups[role].learning] = float(learning)
-        run_args[net.groups["outputs"].record_outputs] = float(record_outputs)
+        arrays, values = self.chunk_values(net, chunk, state, parameters, learning, record_outputs)
+        run_args: dict = {ta: np.asarray(a, dtype=np.float64) for ta, a in arrays.items()}
+        run_args.update({getattr(group, name): value for group, name, value in values})
         self.device.project_dir = str(self.run_dir)  # run_args files go to the private copy
         try:
             self.device.run(

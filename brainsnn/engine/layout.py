@@ -49,6 +49,15 @@ class ReadoutLayout:
         text = json.dumps(asdict(self), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def constants(self) -> dict[str, int]:
+        """Layout constants that model files' epoch-level expressions may use."""
+        return {
+            "n_classes": self.n_classes,
+            "neurons_per_class": self.neurons_per_class,
+            "n_nontarget": self.n_nontarget,
+            "n_outputs": self.n_outputs,
+        }
+
     def class_of_neuron(self) -> np.ndarray:
         """Class group of each output neuron, shape (N,)."""
         return np.arange(self.n_outputs) // self.neurons_per_class
