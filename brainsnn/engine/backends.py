@@ -15,8 +15,10 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import brian2 as b2
 import numpy as np
@@ -74,14 +76,178 @@ def per_sample(
     return table[:n_valid]
 
 
-class Backend:
-    """Common logic: put values into the network, read records and state back."""
+class BuiltNetwork(Protocol):
+    """What a network builder returns: Brian2 objects plus how long one chunk runs."""
+
+    network: b2.Network
+    namespace: dict[str, object]
+    duration: b2.Quantity
+    seed_variable: tuple[b2.Group, str] | None  # state variable that seeds the RNG, if random
+
+
+#: Builds the Brian2 objects of a network on the selected device.
+Builder = Callable[[], BuiltNetwork]
+#: What a chunk hands to a built network: TimedArray values and (group, variable, value).
+ChunkValues = tuple[dict[b2.TimedArray, np.ndarray], list[tuple[b2.Group, str, object]]]
+Filler = Callable[[BuiltNetwork], ChunkValues]
+
+
+class DeviceRunner:
+    """Simulates one chunk of a network on one Brian2 device; the network family fills it."""
 
     name = "base"
 
-    def __init__(self, layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> None:
+    def run(self, fill: Filler, seed: int | None = None) -> BuiltNetwork:
+        """Build (or reuse), hand in the chunk's values, run; returns the net to read from.
+
+        ``seed`` seeds Brian2's random numbers for this chunk (networks with ``seed_variable``).
+        """
+        raise NotImplementedError
+
+
+class RuntimeRunner(DeviceRunner):
+    """Brian2 runtime mode (NumPy code generation), rebuilt for every chunk."""
+
+    name = "runtime"
+
+    def __init__(self, build: Builder) -> None:
+        self.build = build
+
+    def run(self, fill: Filler, seed: int | None = None) -> BuiltNetwork:
+        b2.set_device("runtime")
+        b2.prefs.codegen.target = "numpy"
+        net = self.build()
+        arrays, values = fill(net)
+        for timed_array, array in arrays.items():
+            timed_array.values[:] = array
+        for group, name, value in values:
+            setattr(group, name, value)
+        if seed is not None:
+            b2.seed(seed)
+        net.network.run(net.duration, namespace=net.namespace)
+        return net
+
+
+class StandaloneRunner(DeviceRunner):
+    """Compiled C++ (or CUDA) build, reused for every chunk through ``run_args``."""
+
+    def __init__(
+        self, build: Builder, device: str, build_root: Path, key: str, threads: int = 0
+    ) -> None:
+        self.build = build
+        self.name = device
+        self.threads = threads
+        self.directory = Path(build_root) / f"{device}-{key}"
+        self._set_up()
+
+    def _set_up(self) -> None:
+        """Generate the project, compile it (make only recompiles what changed), copy it.
+
+        Brian2 holds one standalone project per process: a runner whose project was replaced
+        by another's sets itself up again (cheap when its build directory is up to date). Builds
+        are shared between processes: generating, compiling and copying hold a lock on the build,
+        because Brian2 rewrites a build's static arrays even when it is up to date.
+        """
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.directory.parent / f".{self.directory.name}.lock")):
+            self._generate_and_compile()
+            self.run_dir = private_run_directory(self.directory)
+
+    def _generate_and_compile(self) -> None:
+        select_device(self.name, self.directory, self.threads)
+        self.net = self.build()
+        self.device = b2.get_device()
+        if self.net.seed_variable is not None:
+            self.device.apply_run_args()
+            reseed = self._reseed_code(*self.net.seed_variable)
+            if reseed:
+                self.device.insert_code("main", reseed)
+        self.net.network.run(self.net.duration, namespace=self.net.namespace)
+        try:
+            if self.name == "cuda_standalone":
+                compile_cuda_with_cpp17(self.device, self.directory)
+            else:
+                self.device.build(directory=str(self.directory), compile=True, run=False)
+        except Exception as exc:  # compiler missing or failed: say so in one line
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise BrainsnnError(
+                f"building the {self.name} project in {self.directory} failed: {first_line}"
+                " (run 'brainsnn doctor' to check the compiler)"
+            ) from exc
+        _ACTIVE["owner"] = self
+
+    def _reseed_code(self, group: b2.Group, variable: str) -> str:
+        """C++ that seeds every RNG from a state variable set by run_args (after they apply).
+
+        Without it, a standalone binary seeded with seed() replays the same random numbers in
+        every run, and one left unseeded is not reproducible. brian2cuda draws with cuRAND,
+        which this does not reach: on CUDA every chunk gets fresh random numbers.
+        """
+        if self.name == "cuda_standalone":
+            return ""
+        array = self.device.get_array_name(group.variables[variable])
+        threads = max(self.threads, 1)
+        return (
+            f"for (int _i=0; _i<{threads}; _i++)\n"
+            f"    brian::_random_generators[_i].seed((unsigned long) brian::{array}[0] + _i);"
+        )
+
+    def run(self, fill: Filler, seed: int | None = None) -> BuiltNetwork:
+        if _ACTIVE.get("owner") is not self:
+            self._set_up()
+        net = self.net
+        arrays, values = fill(net)
+        run_args: dict = {ta: np.asarray(a, dtype=np.float64) for ta, a in arrays.items()}
+        run_args.update({getattr(group, name): value for group, name, value in values})
+        if net.seed_variable is not None and seed is not None:
+            group, variable = net.seed_variable
+            run_args[getattr(group, variable)] = float(seed)
+        self.device.project_dir = str(self.run_dir)  # run_args files go to the private copy
+        try:
+            self.device.run(
+                directory=str(self.run_dir),
+                results_directory="results",
+                run_args=run_args,
+                with_output=False,
+            )
+            check_binary_output(self.run_dir / "results" / "stdout.txt")
+        finally:
+            self._delete_run_arg_files()
+        return net
+
+    def _delete_run_arg_files(self) -> None:
+        static = self.run_dir / "static_arrays"
+        for name in getattr(self.device, "run_args_arrays", []):
+            for path in (static / name, static / f"{name}.lock"):
+                path.unlink(missing_ok=True)
+
+
+def make_runner(
+    device: str, build: Builder, build_root: Path, key: str, threads: int = 0
+) -> DeviceRunner:
+    """The runner for a device name ('runtime', 'cpp', 'cuda' or Brian2's full names)."""
+    if device not in DEVICES:
+        raise BrainsnnError(f"unknown device '{device}': choose one of runtime, cpp, cuda")
+    full = DEVICES[device]
+    if full == "runtime":
+        return RuntimeRunner(build)
+    return StandaloneRunner(build, full, build_root, key, threads)
+
+
+class Backend:
+    """A readout network on one device: puts a chunk's values in, reads records and state back."""
+
+    def __init__(
+        self, layout: ReadoutLayout, composed: dict[str, ComposedGroup], runner: DeviceRunner
+    ) -> None:
         self.layout = layout
         self.composed = composed
+        self.runner = runner
+
+    @property
+    def name(self) -> str:
+        """Brian2 device name."""
+        return self.runner.name
 
     def state_variables(self, net: ReadoutNetwork) -> list[tuple[str, str]]:
         """(role, variable) of every persistent state variable."""
@@ -109,7 +275,7 @@ class Backend:
         parameters: dict[str, float],
         learning: bool,
         record_outputs: bool,
-    ) -> tuple[dict[b2.TimedArray, np.ndarray], list[tuple[b2.Group, str, object]]]:
+    ) -> ChunkValues:
         """What a chunk hands to the network: TimedArray values and (group, variable, value)."""
         arrays = {net.input_steps: chunk.input_steps, net.sample_labels: chunk.labels}
         if chunk.masks is not None:
@@ -136,34 +302,19 @@ class Backend:
         record_outputs: bool,
     ) -> ChunkResult:
         """Simulate one chunk and return its records and the final state."""
-        raise NotImplementedError
+        net = self.runner.run(
+            lambda net: self.chunk_values(
+                net, chunk, state, parameters, learning, record_outputs
+            )
+        )
+        return self._read(net, chunk, record_outputs)
 
 
 class RuntimeBackend(Backend):
     """Brian2 runtime mode (NumPy code generation): for debugging and cross-device checks."""
 
-    name = "runtime"
-
-    def run_chunk(
-        self,
-        chunk: ChunkInput,
-        state: dict[str, np.ndarray],
-        parameters: dict[str, float],
-        learning: bool,
-        record_outputs: bool,
-    ) -> ChunkResult:
-        b2.set_device("runtime")
-        b2.prefs.codegen.target = "numpy"
-        net = build_network(self.layout, self.composed)
-        arrays, values = self.chunk_values(net, chunk, state, parameters, learning, record_outputs)
-        for timed_array, array in arrays.items():
-            timed_array.values[:] = array
-        for group, name, value in values:
-            setattr(group, name, value)
-        net.network.run(
-            self.layout.chunk_size * net.namespace["sample_window"], namespace=net.namespace
-        )
-        return self._read(net, chunk, record_outputs)
+    def __init__(self, layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> None:
+        super().__init__(layout, composed, RuntimeRunner(lambda: build_network(layout, composed)))
 
 
 class StandaloneBackend(Backend):
@@ -177,78 +328,15 @@ class StandaloneBackend(Backend):
         build_root: Path,
         threads: int = 0,
     ) -> None:
-        super().__init__(layout, composed)
-        self.name = device
-        self.threads = threads
-        self.directory = Path(build_root) / f"{device}-{layout.key()}"
-        self._set_up()
-
-    def _set_up(self) -> None:
-        """Generate the project, compile it (make only recompiles what changed), copy it.
-
-        Brian2 holds one standalone project per process: a backend whose project was replaced
-        by another's sets itself up again (cheap when its build directory is up to date). Builds
-        are shared between processes: generating, compiling and copying hold a lock on the build,
-        because Brian2 rewrites a build's static arrays even when it is up to date.
-        """
-        self.directory.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.directory.parent / f".{self.directory.name}.lock")):
-            self._generate_and_compile()
-            self.run_dir = private_run_directory(self.directory)
-
-    def _generate_and_compile(self) -> None:
-        select_device(self.name, self.directory, self.threads)
-        self.net = build_network(self.layout, self.composed)
-        self.net.network.run(
-            self.layout.chunk_size * self.net.namespace["sample_window"],
-            namespace=self.net.namespace,
+        runner = StandaloneRunner(
+            lambda: build_network(layout, composed), device, build_root, layout.key(), threads
         )
-        self.device = b2.get_device()
-        try:
-            if self.name == "cuda_standalone":
-                compile_cuda_with_cpp17(self.device, self.directory)
-            else:
-                self.device.build(directory=str(self.directory), compile=True, run=False)
-        except Exception as exc:  # compiler missing or failed: say so in one line
-            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise BrainsnnError(
-                f"building the {self.name} project in {self.directory} failed: {first_line}"
-                " (run 'brainsnn doctor' to check the compiler)"
-            ) from exc
-        _ACTIVE["owner"] = self
+        super().__init__(layout, composed, runner)
 
-    def run_chunk(
-        self,
-        chunk: ChunkInput,
-        state: dict[str, np.ndarray],
-        parameters: dict[str, float],
-        learning: bool,
-        record_outputs: bool,
-    ) -> ChunkResult:
-        if _ACTIVE.get("owner") is not self:
-            self._set_up()
-        net = self.net
-        arrays, values = self.chunk_values(net, chunk, state, parameters, learning, record_outputs)
-        run_args: dict = {ta: np.asarray(a, dtype=np.float64) for ta, a in arrays.items()}
-        run_args.update({getattr(group, name): value for group, name, value in values})
-        self.device.project_dir = str(self.run_dir)  # run_args files go to the private copy
-        try:
-            self.device.run(
-                directory=str(self.run_dir),
-                results_directory="results",
-                run_args=run_args,
-                with_output=False,
-            )
-            check_binary_output(self.run_dir / "results" / "stdout.txt")
-        finally:
-            self._delete_run_arg_files()
-        return self._read(net, chunk, record_outputs)
-
-    def _delete_run_arg_files(self) -> None:
-        static = self.run_dir / "static_arrays"
-        for name in getattr(self.device, "run_args_arrays", []):
-            for path in (static / name, static / f"{name}.lock"):
-                path.unlink(missing_ok=True)
+    @property
+    def directory(self) -> Path:
+        """The cached build directory."""
+        return self.runner.directory
 
 
 def private_run_directory(build: Path) -> Path:

@@ -53,8 +53,10 @@ class ReadoutNetwork:
     sample_masks: b2.TimedArray  # per-sample, per-output masks (e.g. dropout), zeros by default
     monitors: dict[str, b2.EventMonitor]
     namespace: dict[str, object]
+    duration: b2.Quantity  # one chunk: chunk_size sample windows
     parameter_owner: dict[str, str] = field(default_factory=dict)  # parameter -> role
     persistent_owner: dict[str, str] = field(default_factory=dict)  # state variable -> role
+    seed_variable: tuple[b2.Group, str] | None = None  # deterministic: no random numbers
 
 
 def _parameter_equations(group: ComposedGroup) -> str:
@@ -251,6 +253,7 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
         sample_masks=sample_masks,
         monitors=monitors,
         namespace=namespace,
+        duration=layout.chunk_size * window,
         parameter_owner={
             name: role for role, group in composed.items() for name in group.parameters
         },

@@ -1,0 +1,1 @@
+"""Unsupervised WTA-STDP classifiers: encodings, label assignment, engine."""
