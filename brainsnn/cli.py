@@ -442,5 +442,9 @@ def gridsearch_summary(directory: Path, top: int | None) -> None:
     click.echo("\n".join(ranking_lines(summary, top)))
 
 
+from brainsnn.figures.command import figures  # noqa: E402  (its own module: no Brian2 import)
+
+main.add_command(figures)
+
 if __name__ == "__main__":
     main()

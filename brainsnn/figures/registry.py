@@ -1,0 +1,78 @@
+"""Registry of the figures ``brainsnn figures`` can draw, and which results each one needs.
+
+Add a figure type by writing a ``(xarray.Dataset) -> Figure`` function (decorate it with
+:func:`brainsnn.figures.style.styled_figure`) and registering it in :data:`FIGURES` with the
+variables it needs; ``brainsnn figures`` then draws it for every results.nc that has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import xarray as xr
+from matplotlib.figure import Figure
+
+from brainsnn.figures import unsupervised
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure type.
+
+    ``requires``: dataset variables (data or coordinate) that must all be present;
+    ``make``: draws the figure from the dataset; ``size``: ``"single"`` or ``"double"`` column
+    width, what the figure is designed for; ``description``: one line for help texts.
+    """
+
+    requires: tuple[str, ...]
+    make: Callable[[xr.Dataset], Figure]
+    size: str
+    description: str = ""
+
+    def applies(self, ds: xr.Dataset) -> bool:
+        return all(name in ds.variables for name in self.requires)
+
+    def missing(self, ds: xr.Dataset) -> list[str]:
+        return [name for name in self.requires if name not in ds.variables]
+
+
+FIGURES: dict[str, FigureSpec] = {
+    "weights": FigureSpec(
+        ("weights",),
+        unsupervised.weight_images,
+        "double",
+        "weight image of each output neuron (weights; attrs image_height, image_width)",
+    ),
+    "trace": FigureSpec(
+        ("trace_v",),
+        unsupervised.membrane_trace,
+        "double",
+        "membrane potential and threshold of traced neurons (trace_v, trace_threshold)",
+    ),
+    "class_response": FigureSpec(
+        ("class_response",),
+        unsupervised.class_response_bars,
+        "single",
+        "mean spikes per sample of each neuron for each class (class_response)",
+    ),
+    "assignment": FigureSpec(
+        ("assignment",),
+        unsupervised.assignment_summary,
+        "single",
+        "number of neurons assigned to each class, and unassigned (assignment)",
+    ),
+}
+
+
+def available(ds: xr.Dataset) -> list[str]:
+    """Names of the registered figures whose required variables are all in ``ds``."""
+    return [name for name, spec in FIGURES.items() if spec.applies(ds)]
+
+
+def needed_variables() -> list[str]:
+    """Every variable some registered figure needs, in registry order, without repeats."""
+    names: list[str] = []
+    for spec in FIGURES.values():
+        names.extend(name for name in spec.requires if name not in names)
+    return names
