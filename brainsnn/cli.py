@@ -120,6 +120,9 @@ def run(
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(logging.Formatter("%(message)s"))
     logging.getLogger("brainsnn").addHandler(console)
+    if getattr(loaded, "kind", "readout") == "unsupervised":
+        _run_unsupervised(loaded, out, resume, quiet)
+        return
     outcome = run_protocol(loaded, out=out, resume=resume, show_progress=not quiet)
     data = outcome.dataset
     click.echo(
@@ -130,6 +133,29 @@ def run(
     click.echo(f"  validation accuracy {float(data.validation_accuracy[-1]):.4f}")
     click.echo(f"  test accuracy       {float(data.test_accuracy[-1]):.4f}")
     click.echo(f"results: {outcome.directory / 'results.nc'}")
+
+
+def _run_unsupervised(loaded, out: str | None, resume: bool, quiet: bool) -> None:
+    from brainsnn.experiment import run_directory
+    from brainsnn.unsupervised.experiment import run_unsupervised_protocol
+
+    directory = run_directory(loaded, out)
+    data = run_unsupervised_protocol(loaded, directory, resume=resume, show_progress=not quiet)
+    assigned = int((data.assignment >= 0).sum())
+    click.echo(
+        f"{loaded.name}: {loaded.training.epochs} training epochs on {data.attrs['device']}, "
+        f"{data.attrs['mean_train_samples_per_second']:.1f} training samples/s"
+    )
+    click.echo(f"  neurons assigned    {assigned} of {data.sizes['output_neuron']}")
+    click.echo(
+        f"  test accuracy       {data.attrs['test_accuracy_mean']:.4f}"
+        + (
+            f" +- {data.attrs['test_accuracy_std']:.4f} over {data.sizes['repeat']} passes"
+            if data.sizes["repeat"] > 1
+            else ""
+        )
+    )
+    click.echo(f"results: {directory / 'results.nc'}")
 
 
 @main.command()

@@ -84,23 +84,30 @@ def _git_revision() -> str:
         return "unknown"
 
 
-def _provenance(
-    protocol: Protocol, device: str, wall: float, progress: Progress, layout: ReadoutLayout
-) -> dict[str, object]:
+def basic_provenance(name: str, device: str, seed: int, wall: float) -> dict[str, object]:
+    """Attributes every results.nc carries: versions, device, seed, revision, wall time (s)."""
     import brian2
 
-    speeds = progress.history["train_samples_per_second"]
     return {
-        "protocol": protocol.name,
+        "protocol": name,
         "brainsnn_version": brainsnn.__version__,
         "brian2_version": brian2.__version__,
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
         "device": device,
-        "seed": protocol.seed,
+        "seed": seed,
         "git_revision": _git_revision(),
         "created": datetime.now().isoformat(timespec="seconds"),
         "wall_time_s": wall,
+    }
+
+
+def _provenance(
+    protocol: Protocol, device: str, wall: float, progress: Progress, layout: ReadoutLayout
+) -> dict[str, object]:
+    speeds = progress.history["train_samples_per_second"]
+    return {
+        **basic_provenance(protocol.name, device, protocol.seed, wall),
         "epochs": progress.epoch,
         "mean_train_samples_per_second": float(np.mean(speeds)) if speeds else 0.0,
         "time_steps_per_sample": layout.n_input_steps,
@@ -143,19 +150,14 @@ def run_protocol(
     started = time.perf_counter()
     directory = run_directory(protocol, out)
     checkpoint = directory / CHECKPOINT
-    if resume and not checkpoint.exists():
-        raise BrainsnnError(f"--resume: no checkpoint in {directory}")
-    if not resume and (checkpoint.exists() or (directory / "results.nc").exists()):
-        raise BrainsnnError(
-            f"{directory} already holds a run: continue it with --resume, or choose another --out"
-        )
+    check_run_directory(directory, resume)
     models = load_models(protocol)
     composed = compose(models)
     parameters = resolve_parameters(protocol, models)
     data = prepare_data(protocol)  # fails early, before anything is written
     require_device(protocol.device.name)
     directory.mkdir(parents=True, exist_ok=True)
-    _attach_log(directory / "run.log")
+    attach_log(directory / "run.log")
     (directory / "protocol.yaml").write_text(yaml.safe_dump(protocol.model_dump(), sort_keys=False))
     layout = build_layout(protocol, data)
     log.info(
@@ -242,7 +244,19 @@ def fresh_progress(
     return Progress(state=state, parameters=parameters)
 
 
-def _attach_log(path: Path) -> None:
+def check_run_directory(directory: Path, resume: bool) -> None:
+    """Refuse to overwrite a run; with ``resume``, require its checkpoint."""
+    checkpoint = directory / CHECKPOINT
+    if resume and not checkpoint.exists():
+        raise BrainsnnError(f"--resume: no checkpoint in {directory}")
+    if not resume and (checkpoint.exists() or (directory / "results.nc").exists()):
+        raise BrainsnnError(
+            f"{directory} already holds a run: continue it with --resume, or choose another --out"
+        )
+
+
+def attach_log(path: Path) -> None:
+    """Send the 'brainsnn' log to ``path`` (replacing a previous run's log file)."""
     for handler in list(log.handlers):
         if isinstance(handler, logging.FileHandler):
             log.removeHandler(handler)

@@ -1,10 +1,12 @@
 """The model library: YAML files of Brian2 code fragments, validated and composed into one network.
 
-A readout network has fixed roles (see ``models/README.md``): ``inputs``, ``outputs`` and ``layer``
-neuron groups, and ``feedforward`` (inputs→outputs), ``lateral`` (outputs→outputs) and
-``report_link`` (outputs→layer) synapses. Each model file contributes Brian2 fragments to some of
-these roles: equations, parameters, threshold/reset, code to run at a per-sample *stage* (an event),
-and code for the synaptic pathway that a stage event triggers. Fragments of several files are
+A network has fixed roles (see ``models/README.md``): ``inputs``, ``outputs``, ``layer`` and (for
+the unsupervised networks) ``inhibitory`` neuron groups, and ``feedforward`` (inputs→outputs),
+``lateral`` (outputs→outputs), ``report_link`` (outputs→layer), ``to_inhibitory``
+(outputs→inhibitory, one to one) and ``from_inhibitory`` (inhibitory→all other outputs) synapses.
+Each model file contributes Brian2 fragments to some of these roles: equations, parameters,
+threshold/reset, code to run at a per-sample *stage* (an event), and code for the synaptic
+pathway that a stage event triggers. Fragments of several files are
 concatenated in the order the protocol lists the models; conditions of the same stage are AND-ed.
 """
 
@@ -19,9 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from brainsnn.errors import ConfigError
 from brainsnn.yamlfile import load_model
 
-#: Per-sample stages, in the order they happen after the sample's input window.
-Stage = Literal["sample_start", "compete", "report", "regulate", "error", "learn", "normalise"]
-STAGES: tuple[str, ...] = (
+#: Per-sample stages, in the order they happen after the sample's input window; the readout
+#: engine uses the first seven, the unsupervised engine sample_start, the per-step stages
+#: (integrate, contest, win, inhibit: every step, after the synapses) and assess/learn/normalise.
+Stage = Literal[
     "sample_start",
     "compete",
     "report",
@@ -29,9 +32,15 @@ STAGES: tuple[str, ...] = (
     "error",
     "learn",
     "normalise",
-)
-NEURON_ROLES = ("inputs", "outputs", "layer")
-SYNAPSE_ROLES = ("feedforward", "lateral", "report_link")
+    "integrate",
+    "contest",
+    "win",
+    "inhibit",
+    "assess",
+]
+STAGES: tuple[str, ...] = Stage.__args__
+NEURON_ROLES = ("inputs", "outputs", "layer", "inhibitory")
+SYNAPSE_ROLES = ("feedforward", "lateral", "report_link", "to_inhibitory", "from_inhibitory")
 ROLES = NEURON_ROLES + SYNAPSE_ROLES
 MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
 
@@ -65,7 +74,23 @@ class GroupFragment(_Strict):
     parameters: dict[str, ParameterSpec] = {}
     threshold: str | None = None
     reset: str | None = None
+    refractory: str | None = Field(
+        None, description="Brian2 refractoriness (a time or a condition) of a neuron group"
+    )
+    spike_schedule: Literal["thresholds", "after_synapses"] | None = Field(
+        None,
+        description="when spikes are detected: Brian2's default slot, or after the synapses "
+        "and the per-step stages (an input makes the neuron fire in the same step)",
+    )
     on_pre: str | None = None
+    on_post: str | None = Field(
+        None, description="synapse code run at each postsynaptic spike (unsupervised engine)"
+    )
+    delay: str | None = Field(
+        None,
+        description="NumPy expression for the per-synapse delays in seconds (names: rng, n); "
+        "drawn once from the protocol seed (unsupervised engine)",
+    )
     events: dict[Stage, StageEvent] = {}
     pathways: dict[Stage, str] = {}
     sample_masks: str | None = Field(
@@ -91,7 +116,9 @@ class ModelFile(_Strict):
     """A model file of ``models/``: neuron, input coding, synapse, rule, competition, regulation."""
 
     name: str
-    kind: Literal["input", "neuron", "synapse", "decision", "competition", "rule", "regulation"]
+    kind: Literal[
+        "input", "neuron", "synapse", "decision", "competition", "rule", "regulation", "threshold"
+    ]
     description: str
     reference: str = ""
     requires: list[str] = []
@@ -101,18 +128,32 @@ class ModelFile(_Strict):
     feedforward: GroupFragment | None = None
     lateral: GroupFragment | None = None
     report_link: GroupFragment | None = None
+    inhibitory: GroupFragment | None = None
+    to_inhibitory: GroupFragment | None = None
+    from_inhibitory: GroupFragment | None = None
 
     @model_validator(mode="after")
     def _fragments_fit_their_roles(self) -> ModelFile:
         for role in NEURON_ROLES:
             fragment = getattr(self, role)
-            if fragment is not None and (fragment.pathways or fragment.on_pre):
-                raise ValueError(f"{role}: neuron groups take 'events', not 'pathways'/'on_pre'")
+            if fragment is not None and (
+                fragment.pathways or fragment.on_pre or fragment.on_post or fragment.delay
+            ):
+                raise ValueError(
+                    f"{role}: neuron groups take 'events', not synapse keys "
+                    "('pathways', 'on_pre', 'on_post', 'delay')"
+                )
         for role in SYNAPSE_ROLES:
             fragment = getattr(self, role)
-            if fragment is not None and (fragment.events or fragment.threshold or fragment.reset):
+            if fragment is not None and (
+                fragment.events
+                or fragment.threshold
+                or fragment.reset
+                or fragment.refractory
+                or fragment.spike_schedule
+            ):
                 raise ValueError(
-                    f"{role}: synapses take 'pathways'/'on_pre', not 'events'/'threshold'"
+                    f"{role}: synapses take 'pathways'/'on_pre', not 'events'/'threshold'/'reset'"
                 )
         return self
 
@@ -144,7 +185,11 @@ class ComposedGroup:
     parameters: dict[str, ParameterSpec] = field(default_factory=dict)
     threshold: str | None = None
     reset: list[str] = field(default_factory=list)
+    refractory: str | None = None
+    spike_schedule: str | None = None
     on_pre: list[str] = field(default_factory=list)
+    on_post: list[str] = field(default_factory=list)
+    delay: str | None = None
     conditions: dict[str, list[str]] = field(default_factory=dict)
     codes: dict[str, list[str]] = field(default_factory=dict)
     pathways: dict[str, list[str]] = field(default_factory=dict)
@@ -164,6 +209,32 @@ class ComposedGroup:
         used = set(self.codes) | set(self.conditions) | set(self.pathways)
         return [stage for stage in STAGES if stage in used]
 
+    def is_empty(self) -> bool:
+        """True if no model contributes anything to this role."""
+        return not (
+            any(self.equations)
+            or self.parameters
+            or self.threshold
+            or self.on_pre
+            or self.on_post
+            or self.stages()
+            or self.persistent
+        )
+
+
+def check_roles(
+    composed: dict[str, ComposedGroup], roles: tuple[str, ...], stages: tuple[str, ...], engine: str
+) -> None:
+    """ConfigError if models use a role or stage that this engine does not build."""
+    for role, group in composed.items():
+        if role not in roles and not group.is_empty():
+            raise ConfigError(f"the {engine} engine has no '{role}' population or projection")
+        unknown = [stage for stage in group.stages() if stage not in stages]
+        if unknown:
+            raise ConfigError(
+                f"{role}: stage(s) {unknown} are not part of the {engine} engine's schedule"
+            )
+
 
 def _merge(
     target: ComposedGroup, fragment: GroupFragment, where: str, names: dict[str, str]
@@ -181,6 +252,13 @@ def _merge(
         target.threshold = fragment.threshold
     target.reset += [fragment.reset] if fragment.reset else []
     target.on_pre += [fragment.on_pre] if fragment.on_pre else []
+    target.on_post += [fragment.on_post] if fragment.on_post else []
+    for attribute in ("refractory", "spike_schedule", "delay"):
+        value = getattr(fragment, attribute)
+        if value is not None:
+            if getattr(target, attribute) not in (None, value):
+                raise ConfigError(f"{where}: a second model sets '{attribute}' of this group")
+            setattr(target, attribute, value)
     for stage, event in fragment.events.items():
         if event.condition:
             target.conditions.setdefault(stage, []).append(event.condition)

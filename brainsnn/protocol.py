@@ -181,6 +181,11 @@ class OutputSection(_Section):
 class Protocol(_Section):
     """A complete experiment."""
 
+    kind: Literal["readout"] = Field(
+        "readout",
+        description="readout: the NCG readout (this schema); unsupervised: WTA-STDP networks "
+        "(see the unsupervised keys)",
+    )
     name: str = Field(description="experiment name (used in the default run directory)")
     description: str = Field("", description="free text")
     data: DataSection
@@ -227,12 +232,27 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
+def protocol_schema(data: dict[str, Any]) -> type[BaseModel]:
+    """The schema for raw protocol data, chosen by its ``kind`` (default: readout)."""
+    kind = data.get("kind", "readout")
+    if kind == "unsupervised":
+        from brainsnn.unsupervised.protocol import UnsupervisedProtocol
+
+        return UnsupervisedProtocol
+    if kind != "readout":
+        raise ConfigError(f"kind: unknown protocol kind '{kind}'; choose readout or unsupervised")
+    return Protocol
+
+
 def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Protocol:
-    """Read, override and validate a protocol file; then check its models and parameters."""
+    """Read, override and validate a protocol file; then check its models and parameters.
+
+    Returns a readout ``Protocol`` or, for ``kind: unsupervised``, an ``UnsupervisedProtocol``.
+    """
     data, lines = read_yaml(path)
     data = apply_overrides(data, overrides or [])
     try:
-        protocol = Protocol.model_validate(data)
+        protocol = protocol_schema(data).model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(path, exc, lines)) from None
     resolve_parameters(

@@ -63,11 +63,18 @@ VARIABLES: dict[str, VariableSpec] = {
 }
 
 
-def make_dataset(values: dict[str, np.ndarray], attrs: dict[str, object]) -> xr.Dataset:
-    """Dataset of the given variables, each with its declared dims, units and long_name."""
+def make_dataset(
+    values: dict[str, np.ndarray],
+    attrs: dict[str, object],
+    catalog: dict[str, VariableSpec] | None = None,
+) -> xr.Dataset:
+    """Dataset of the given variables, each with its declared dims, units and long_name.
+
+    ``catalog`` holds the declarations (default: the readout's ``VARIABLES``).
+    """
     data_vars = {}
     for name, value in values.items():
-        spec = VARIABLES.get(name)
+        spec = (catalog or VARIABLES).get(name)
         if spec is None:
             raise BrainsnnError(f"internal error: result variable '{name}' is not declared")
         data_vars[name] = xr.Variable(

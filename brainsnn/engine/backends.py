@@ -289,7 +289,9 @@ class Backend:
             (groups[role], name, np.asarray(state[name], dtype=np.float64))
             for role, name in self.state_variables(net)
         ]
-        values += [(groups[role], "learning", float(learning)) for role in NEURON_ROLES]
+        values += [
+            (groups[role], "learning", float(learning)) for role in NEURON_ROLES if role in groups
+        ]
         values.append((groups["outputs"], "record_outputs", float(record_outputs)))
         return arrays, values
 

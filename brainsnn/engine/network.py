@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import brian2 as b2
 import numpy as np
 
-from brainsnn.engine.layout import RECORD_OFFSET, ReadoutLayout
+from brainsnn.engine.layout import RECORD_OFFSET, STAGE_OFFSETS, ReadoutLayout
 from brainsnn.errors import ConfigError
-from brainsnn.modellib import STAGES, ComposedGroup
+from brainsnn.modellib import STAGES, ComposedGroup, check_roles
 from brainsnn.units import base_unit
 
 CLOCK_EQUATIONS = """
@@ -40,6 +40,8 @@ ORDER = {"detect": 0, "layer": 1, "inputs": 2, "outputs": 2}
 #: Recorded per-sample variables: (group, variable).
 LAYER_RECORDS = ("prediction", "label")
 OUTPUT_RECORDS = ("tspike", "v")
+READOUT_ROLES = ("inputs", "outputs", "layer", "feedforward", "lateral", "report_link")
+READOUT_STAGES = ("sample_start", *STAGE_OFFSETS)
 
 
 @dataclass
@@ -181,6 +183,7 @@ def _link_layer_variables(outputs: b2.NeuronGroup, layer: b2.NeuronGroup, text: 
 
 def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> ReadoutNetwork:
     """Create all Brian2 objects for a layout (device must already be selected)."""
+    check_roles(composed, READOUT_ROLES, READOUT_STAGES, "readout")
     steps = layout.steps_per_sample
     clock = b2.Clock(dt=layout.sample_duration_s / layout.n_input_steps * b2.second, name="clock")
     window = steps * clock.dt

@@ -1,0 +1,202 @@
+"""Run one chunk of an unsupervised network on a device and read back its per-sample records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import brian2 as b2
+import numpy as np
+
+from brainsnn.engine.backends import ChunkValues, DeviceRunner, RuntimeRunner, make_runner
+from brainsnn.errors import BrainsnnError
+from brainsnn.modellib import ComposedGroup
+from brainsnn.unsupervised.layout import UnsupervisedLayout
+from brainsnn.unsupervised.network import UnsupervisedNetwork, build_unsupervised_network
+
+
+@dataclass
+class SampleBatch:
+    """Samples handed to one chunk: input values (n, D), coincidence (n,); n <= chunk_size."""
+
+    values: np.ndarray
+    coincidence: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+@dataclass
+class TraceRecord:
+    """Per-step records of the traced neurons: (neuron, time) arrays; time in s from chunk start."""
+
+    neurons: np.ndarray
+    time: np.ndarray
+    potential: np.ndarray
+    threshold: np.ndarray
+    sample: np.ndarray  # chunk position of the sample at each time point
+    units: str  # of potential and threshold: "mV" for voltages, else "1"
+
+
+@dataclass
+class ChunkRecords:
+    """Records of the samples a chunk completed (the first ``completed`` of its batch)."""
+
+    counts: np.ndarray  # (completed, N) output spikes in the input window
+    retries: np.ndarray  # (completed,) failed presentations before the sample completed
+    state: dict[str, np.ndarray]
+    trace: TraceRecord | None = None
+
+    @property
+    def completed(self) -> int:
+        """Samples completed in this chunk."""
+        return len(self.retries)
+
+
+class UnsupervisedBackend:
+    """An unsupervised network on one device."""
+
+    def __init__(
+        self,
+        layout: UnsupervisedLayout,
+        composed: dict[str, ComposedGroup],
+        device: str,
+        build_root: Path,
+        threads: int = 0,
+    ) -> None:
+        self.layout = layout
+        self.composed = composed
+        self.runner: DeviceRunner = make_runner(
+            device,
+            lambda: build_unsupervised_network(layout, composed),
+            build_root,
+            layout.key(),
+            threads,
+        )
+
+    @property
+    def name(self) -> str:
+        """Brian2 device name."""
+        return self.runner.name
+
+    def run_chunk(
+        self,
+        batch: SampleBatch,
+        state: dict[str, np.ndarray],
+        parameters: dict[str, float],
+        learning: bool,
+        seed: int,
+        trace: tuple[list[int], int] | None = None,
+    ) -> ChunkRecords:
+        """Present a batch (learning or frozen) and return what it completed.
+
+        ``trace`` = (neurons, n_samples): record the layout's trace variables of these output
+        neurons for the batch's first n_samples samples.
+        """
+        if len(batch) > self.layout.chunk_size:
+            raise BrainsnnError("internal error: batch larger than the chunk size")
+        fill = _Filler(self, batch, state, parameters, learning, trace)
+        seed_value = seed % (2**31) if not isinstance(self.runner, RuntimeRunner) else seed
+        net = self.runner.run(fill, seed=seed_value)
+        return self._read(net, len(batch), trace)
+
+    def _read(
+        self, net: UnsupervisedNetwork, n_valid: int, trace: tuple[list[int], int] | None
+    ) -> ChunkRecords:
+        layer = net.monitors["layer"]
+        cursor = np.asarray(layer.cursor[:], dtype=np.int64)
+        retries = np.asarray(layer.retries[:], dtype=np.int64)
+        records = net.monitors["outputs"]
+        steps = np.round(np.asarray(records.t_[:]) / float(records.clock.dt_)).astype(np.int64)
+        neuron = np.asarray(records.i[:])
+        counts = np.asarray(records.n_spikes[:], dtype=np.int64)
+        order = np.lexsort((neuron, steps))
+        table = counts[order].reshape(-1, self.layout.n_outputs)
+        valid = cursor < n_valid
+        if not np.array_equal(cursor[valid], np.arange(valid.sum())):
+            raise BrainsnnError("internal error: samples completed out of order")
+        state = {
+            name: np.array(getattr(net.groups[role], name)[:])
+            for name, role in net.persistent_owner.items()
+        }
+        return ChunkRecords(
+            counts=table[: len(cursor)][valid],
+            retries=retries[valid],
+            state=state,
+            trace=self._read_trace(net) if trace else None,
+        )
+
+    def _read_trace(self, net: UnsupervisedNetwork) -> TraceRecord:
+        monitor = net.monitors["trace"]
+        potential_name, threshold_name = self.layout.trace_variables
+        neuron = np.asarray(monitor.i[:])
+        chosen = np.unique(neuron)
+        times = np.asarray(monitor.t_[:])
+        order = np.lexsort((times, neuron))
+        width = len(order) // max(len(chosen), 1)
+
+        def table(values: np.ndarray) -> np.ndarray:
+            return np.asarray(values)[order].reshape(len(chosen), width)
+
+        voltage = net.groups["outputs"].variables[potential_name].dim == b2.volt.dim
+        scale = 1e3 if voltage else 1.0
+        return TraceRecord(
+            neurons=chosen,
+            time=table(times)[0] if len(chosen) else np.zeros(0),
+            potential=table(getattr(monitor, potential_name + "_")[:]) * scale,
+            threshold=table(getattr(monitor, threshold_name + "_")[:]) * scale,
+            sample=table(monitor.at_sample[:])[0] if len(chosen) else np.zeros(0),
+            units="mV" if voltage else "1",
+        )
+
+
+@dataclass
+class _Filler:
+    """Everything one chunk hands to the built network."""
+
+    backend: UnsupervisedBackend
+    batch: SampleBatch
+    state: dict[str, np.ndarray]
+    parameters: dict[str, float]
+    learning: bool
+    trace: tuple[list[int], int] | None
+
+    def __call__(self, net: UnsupervisedNetwork) -> ChunkValues:
+        layout = self.backend.layout
+        rows = layout.chunk_size + 1  # a silent row for presentations past the last sample
+        values = np.zeros((rows, layout.n_inputs))
+        values[: len(self.batch)] = self.batch.values
+        coincidence = np.zeros(rows)
+        coincidence[: len(self.batch)] = self.batch.coincidence
+        groups = net.groups
+        assignments: list[tuple[b2.Group, str, object]] = [
+            _with_unit(groups[net.parameter_owner[name]], name, float(value))
+            for name, value in self.parameters.items()
+        ]
+        assignments += [
+            _with_unit(groups[role], name, np.asarray(self.state[name], dtype=np.float64))
+            for name, role in net.persistent_owner.items()
+        ]
+        assignments += [
+            (groups[role], "learning", float(self.learning))
+            for role in ("inputs", "outputs", "layer", "inhibitory")
+            if role in groups
+        ]
+        if "delay" in self.state:
+            assignments.append(_with_unit(groups["feedforward"], "delay", self.state["delay"]))
+        if layout.trace_variables:
+            neurons, samples = self.trace or ([], 0)
+            traced = np.zeros(layout.n_outputs)
+            traced[list(neurons)] = 1.0
+            assignments += [
+                (groups["outputs"], "traced", traced),
+                (groups["outputs"], "trace_first", 0),
+                (groups["outputs"], "trace_stop", int(min(samples, len(self.batch)))),
+            ]
+        arrays = {net.input_values: values, net.sample_coincidence: coincidence}
+        return arrays, assignments
+
+
+def _with_unit(group: b2.Group, name: str, value: object) -> tuple[b2.Group, str, object]:
+    """(group, variable, value in base units carrying the variable's dimensions)."""
+    return group, name, b2.Quantity(value, dim=group.variables[name].dim)

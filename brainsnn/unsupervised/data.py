@@ -1,0 +1,113 @@
+"""Load, filter, split and encode images for an unsupervised protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import StratifiedShuffleSplit
+
+from brainsnn.data import DIGITS_MAX_VALUE, MNIST_MAX_VALUE, load_digits_dataset, load_idx_dataset
+from brainsnn.errors import ConfigError, DataError
+from brainsnn.unsupervised.encodings import encode_for_network
+from brainsnn.unsupervised.protocol import UnsupervisedData, UnsupervisedProtocol
+
+
+@dataclass
+class EncodedSplit:
+    """Encoded samples of one split: input values (n, D), coincidence (n,), labels (n,)."""
+
+    values: np.ndarray
+    coincidence: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class PreparedImages:
+    """Encoded train and test splits, class count and image shape."""
+
+    train: EncodedSplit
+    test: EncodedSplit
+    n_classes: int
+    classes: np.ndarray  # original label of each class index
+    image_shape: tuple[int, int]
+
+    @property
+    def n_inputs(self) -> int:
+        """Input neurons D (one per pixel)."""
+        return self.train.values.shape[1]
+
+
+def _stratified(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Indices (sorted) of a stratified subset of ``size`` samples."""
+    if size >= len(labels):
+        return np.arange(len(labels))
+    splitter = StratifiedShuffleSplit(n_splits=1, train_size=size, random_state=seed)
+    try:
+        chosen, _ = next(splitter.split(np.zeros(len(labels)), labels))
+    except ValueError as exc:
+        raise DataError(f"cannot take a stratified subset of {size} samples: {exc}") from None
+    return np.sort(chosen)
+
+
+def load_images(data: UnsupervisedData) -> tuple[np.ndarray, ...]:
+    """(train_images, train_labels, test_images, test_labels); images in [0, 1]."""
+    if data.source == "digits":
+        images, labels = load_digits_dataset()
+        images = images / DIGITS_MAX_VALUE
+        test_size = round(data.test_fraction * len(labels))
+        test = _stratified(labels, test_size, data.split_seed)
+        train = np.setdiff1d(np.arange(len(labels)), test)
+        return images[train], labels[train], images[test], labels[test]
+    if not data.path:
+        raise ConfigError("data.path: the directory of the IDX files is required for idx data")
+    directory = Path(data.path).expanduser()
+    train_x, train_y = load_idx_dataset(directory, "train", hint=data.hint)
+    test_x, test_y = load_idx_dataset(directory, "test", hint=data.hint)
+    return train_x / MNIST_MAX_VALUE, train_y, test_x / MNIST_MAX_VALUE, test_y
+
+
+def prepare_unsupervised_data(protocol: UnsupervisedProtocol) -> PreparedImages:
+    """Images of the chosen classes, subsets, and their encoding as input values."""
+    data, encoding = protocol.data, protocol.encoding
+    train_x, train_y, test_x, test_y = load_images(data)
+    if data.classes is not None:
+        missing = sorted(set(data.classes) - set(np.unique(train_y).tolist()))
+        if missing:
+            raise ConfigError(f"data.classes: no samples of class(es) {missing} in this dataset")
+        keep_train, keep_test = np.isin(train_y, data.classes), np.isin(test_y, data.classes)
+        train_x, train_y = train_x[keep_train], train_y[keep_train]
+        test_x, test_y = test_x[keep_test], test_y[keep_test]
+    if data.train_subset:
+        chosen = _stratified(train_y, data.train_subset, data.split_seed)
+        train_x, train_y = train_x[chosen], train_y[chosen]
+    if data.test_subset:
+        chosen = _stratified(test_y, data.test_subset, data.split_seed)
+        test_x, test_y = test_x[chosen], test_y[chosen]
+    if len(train_y) == 0 or len(test_y) == 0:
+        raise DataError("a data split is empty: use more samples or other classes")
+    classes = np.unique(np.concatenate([train_y, test_y]))
+    options = {
+        "kernel": encoding.kernel,
+        "period_scale": encoding.period_scale,
+        "p_range": encoding.p_range,
+        "f_range": encoding.f_range,
+    }
+
+    def encode(images: np.ndarray, labels: np.ndarray) -> EncodedSplit:
+        encoded = encode_for_network(images, encoding.method, encoding.present_steps, **options)
+        return EncodedSplit(
+            encoded.values, encoded.coincidence, np.searchsorted(classes, labels).astype(np.int64)
+        )
+
+    return PreparedImages(
+        encode(train_x, train_y),
+        encode(test_x, test_y),
+        len(classes),
+        classes,
+        (train_x.shape[1], train_x.shape[2]),
+    )

@@ -1,0 +1,378 @@
+"""Run an unsupervised protocol: train (STDP), assign labels (frozen), test (frozen, repeated).
+
+Phases run in order: ``train-1`` .. ``train-E``, ``assign`` (on training data, spec B.8) and
+``test-1`` .. ``test-R``. Each phase goes through its samples chunk by chunk; after every chunk
+the progress (weights, state, position, partial records) is checkpointed, so ``--resume``
+continues from the last completed chunk of whatever phase was running.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+import yaml
+from tqdm import tqdm
+
+from brainsnn.engine.backends import default_build_root, require_device
+from brainsnn.errors import BrainsnnError, ConfigError
+from brainsnn.modellib import ComposedGroup, compose, find_model_file
+from brainsnn.protocol import load_models, resolve_parameters
+from brainsnn.training import evaluate_expression
+from brainsnn.units import check_quantity
+from brainsnn.unsupervised.backend import ChunkRecords, SampleBatch, UnsupervisedBackend
+from brainsnn.unsupervised.data import EncodedSplit, PreparedImages, prepare_unsupervised_data
+from brainsnn.unsupervised.labels import accuracy, assign_labels, classify
+from brainsnn.unsupervised.layout import UnsupervisedLayout
+from brainsnn.unsupervised.protocol import UnsupervisedProtocol
+from brainsnn.unsupervised.results import collect_unsupervised_results
+
+log = logging.getLogger("brainsnn")
+CHECKPOINT = "checkpoint.npz"
+PHASE_CODES = {"train": 1, "assign": 2, "test": 3}
+
+
+@dataclass
+class UnsupervisedProgress:
+    """Everything needed to continue a run: saved after each chunk."""
+
+    state: dict[str, np.ndarray]
+    parameters: dict[str, float]
+    phase: str = "train-1"
+    position: int = 0  # samples of the current phase completed
+    seconds: float = 0.0  # wall time of the current phase so far
+    spikes: int = 0  # output spikes in the current phase so far
+    retries: int = 0  # failed presentations in the current phase so far
+    records: dict[str, np.ndarray] = field(default_factory=dict)  # kept per-sample records
+    history: dict[str, list[float]] = field(
+        default_factory=lambda: {key: [] for key in EPOCH_HISTORY}
+    )
+
+    def save(self, path: Path) -> None:
+        """Atomically write the progress (arrays in .npz, the rest as JSON inside)."""
+        meta = {
+            key: value
+            for key, value in self.__dict__.items()
+            if key not in ("state", "records")
+        }
+        arrays = {f"state/{k}": v for k, v in self.state.items()}
+        arrays.update({f"records/{k}": v for k, v in self.records.items()})
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+        os.close(handle)
+        try:
+            np.savez(temporary, meta=np.array(json.dumps(meta)), **arrays)
+            os.replace(temporary, path)
+        except OSError as exc:
+            Path(temporary).unlink(missing_ok=True)
+            raise BrainsnnError(f"could not write {path}: {exc.strerror or exc}") from None
+
+    @classmethod
+    def load(cls, path: Path) -> UnsupervisedProgress:
+        """Read a checkpoint written by ``save``."""
+        try:
+            with np.load(path) as archive:
+                meta = json.loads(str(archive["meta"]))
+                state = {k[6:]: archive[k] for k in archive.files if k.startswith("state/")}
+                records = {k[8:]: archive[k] for k in archive.files if k.startswith("records/")}
+        except (OSError, ValueError, KeyError) as exc:
+            raise BrainsnnError(f"{path}: not a readable brainsnn checkpoint ({exc})") from None
+        return cls(state=state, records=records, **meta)
+
+
+EPOCH_HISTORY = (
+    "epoch_wall_time",
+    "train_samples_per_second",
+    "train_mean_retries",
+    "train_spikes_per_sample",
+)
+
+
+def phases(protocol: UnsupervisedProtocol) -> list[str]:
+    """The run's phases in order."""
+    train = [f"train-{epoch}" for epoch in range(1, protocol.training.epochs + 1)]
+    test = [f"test-{repeat}" for repeat in range(1, protocol.test.repeats + 1)]
+    return [*train, "assign", *test]
+
+
+def chunk_seed(seed: int, phase: str, start: int) -> int:
+    """Seed of the random numbers of the chunk starting at sample ``start`` of a phase."""
+    kind, _, number = phase.partition("-")
+    sequence = np.random.SeedSequence([seed, PHASE_CODES[kind], int(number or 0), start])
+    return int(sequence.generate_state(1)[0])
+
+
+def build_unsupervised_layout(
+    protocol: UnsupervisedProtocol, data: PreparedImages
+) -> UnsupervisedLayout:
+    """The compiled structure a protocol needs."""
+    chunk = min(protocol.training.chunk_size, max(len(data.train), len(data.test)))
+    traces = protocol.recording.traces
+    for neuron in traces.neurons if traces else []:
+        if not 0 <= neuron < protocol.network.outputs:
+            raise ConfigError(
+                f"recording.traces.neurons: {neuron} is not an output neuron "
+                f"(0 to {protocol.network.outputs - 1})"
+            )
+    return UnsupervisedLayout(
+        n_inputs=data.n_inputs,
+        n_outputs=protocol.network.outputs,
+        n_inhibitory=protocol.network.outputs if protocol.network.inhibitory else 0,
+        present_steps=protocol.encoding.present_steps,
+        rest_steps=protocol.encoding.rest_steps,
+        dt_s=check_quantity(protocol.encoding.dt, "second"),
+        chunk_size=chunk,
+        presentations=chunk + int(np.ceil(protocol.training.retry_budget * chunk)),
+        model_texts=tuple(
+            (name, find_model_file(name).read_text()) for name in protocol.network.models
+        ),
+        trace_variables=(traces.potential, traces.threshold) if traces else (),
+    )
+
+
+def initial_unsupervised_state(
+    protocol: UnsupervisedProtocol,
+    layout: UnsupervisedLayout,
+    composed: dict[str, ComposedGroup],
+    parameters: dict[str, float],
+) -> dict[str, np.ndarray]:
+    """Weights (uniform, optionally rescaled), delays and the models' persistent variables."""
+    for role, group in composed.items():
+        if group.epoch_start or group.epoch_end or group.sample_masks:
+            raise ConfigError(
+                f"{role}: epoch_start, epoch_end and sample_masks are readout-engine keys"
+            )
+    rng = np.random.default_rng(protocol.seed)
+    init = protocol.network.weights
+    weights = rng.uniform(init.low, init.high, (layout.n_outputs, layout.n_inputs))
+    if init.column_sum is not None:
+        sums = weights.sum(axis=1, keepdims=True)
+        weights = weights * init.column_sum / np.where(sums == 0, 1, sums)
+    state = {"w": weights.reshape(-1)}
+    sizes = {
+        "inputs": layout.n_inputs,
+        "outputs": layout.n_outputs,
+        "layer": 1,
+        "inhibitory": layout.n_inhibitory,
+        "feedforward": layout.n_inputs * layout.n_outputs,
+    }
+    names = {**layout.constants(), **parameters}
+    for role, group in composed.items():
+        for name in group.persistent:
+            if name not in state:
+                value = evaluate_expression(group.initial.get(name, "0"), names)
+                state[name] = np.full(sizes[role], value, dtype=float)
+    delay = composed["feedforward"].delay
+    if delay:
+        n = sizes["feedforward"]
+        values = evaluate_expression(delay, {**names, "rng": rng, "n": n})
+        state["delay"] = np.broadcast_to(np.asarray(values, dtype=float), (n,)).copy()
+    return state
+
+
+class UnsupervisedRun:
+    """Runs the phases of one unsupervised protocol on one backend."""
+
+    def __init__(
+        self,
+        protocol: UnsupervisedProtocol,
+        backend: UnsupervisedBackend,
+        data: PreparedImages,
+        show_progress: bool = True,
+    ) -> None:
+        self.protocol = protocol
+        self.backend = backend
+        self.data = data
+        self.show_progress = show_progress
+
+    def split_of(self, phase: str) -> EncodedSplit:
+        """The samples a phase presents."""
+        if phase.startswith("test"):
+            return self.data.test
+        if phase == "assign" and self.protocol.labels.samples:
+            train = self.data.train
+            n = self.protocol.labels.samples
+            return EncodedSplit(train.values[:n], train.coincidence[:n], train.labels[:n])
+        return self.data.train
+
+    def run(self, progress: UnsupervisedProgress, checkpoint: Path | None) -> None:
+        """Continue the phases from ``progress`` until the last test pass is done."""
+        order = phases(self.protocol)
+        if progress.phase not in order and progress.phase != "done":
+            raise BrainsnnError(f"checkpoint phase '{progress.phase}' is not part of this protocol")
+        while progress.phase != "done":
+            self._run_phase(progress, checkpoint)
+            self._finish_phase(progress)
+            index = order.index(progress.phase) + 1
+            progress.phase = order[index] if index < len(order) else "done"
+            progress.position, progress.seconds, progress.spikes, progress.retries = 0, 0.0, 0, 0
+            if checkpoint is not None:
+                progress.save(checkpoint)
+
+    def _run_phase(self, progress: UnsupervisedProgress, checkpoint: Path | None) -> None:
+        phase = progress.phase
+        split = self.split_of(phase)
+        learning = phase.startswith("train")
+        keep = not learning
+        chunk = self.backend.layout.chunk_size
+        bar = tqdm(
+            total=len(split),
+            initial=progress.position,
+            desc=phase,
+            unit="sample",
+            disable=not self.show_progress,
+            leave=False,
+        )
+        with bar:
+            while progress.position < len(split):
+                start = progress.position
+                batch = SampleBatch(
+                    split.values[start : start + chunk], split.coincidence[start : start + chunk]
+                )
+                started = time.perf_counter()
+                records = self.backend.run_chunk(
+                    batch,
+                    progress.state,
+                    progress.parameters,
+                    learning,
+                    chunk_seed(self.protocol.seed, phase, start),
+                    trace=self._trace_request(phase, start),
+                )
+                if records.completed == 0:
+                    raise BrainsnnError(
+                        f"{phase}: no sample completed in a chunk of "
+                        f"{self.backend.layout.presentations} presentations; raise "
+                        "training.retry_budget or lower max_retries"
+                    )
+                progress.seconds += time.perf_counter() - started
+                if learning:
+                    progress.state.update(records.state)
+                progress.position += records.completed
+                progress.spikes += int(records.counts.sum())
+                progress.retries += int(records.retries.sum())
+                if keep:
+                    self._keep(progress, records)
+                if checkpoint is not None:
+                    progress.save(checkpoint)
+                bar.update(records.completed)
+
+    def _trace_request(self, phase: str, start: int) -> tuple[list[int], int] | None:
+        traces = self.protocol.recording.traces
+        if traces is None or phase != "test-1" or start > 0:
+            return None  # traces cover the first chunk of the first test pass
+        return traces.neurons, traces.samples
+
+    @staticmethod
+    def _keep(progress: UnsupervisedProgress, records: ChunkRecords) -> None:
+        def append(name: str, values: np.ndarray) -> None:
+            old = progress.records.get(name)
+            progress.records[name] = values if old is None else np.concatenate([old, values])
+
+        append(f"{progress.phase}/counts", records.counts.astype(np.int32))
+        append(f"{progress.phase}/retries", records.retries.astype(np.int32))
+        trace = records.trace
+        if trace is not None and len(trace.neurons):
+            for name in ("neurons", "time", "potential", "threshold", "sample", "units"):
+                progress.records[f"trace/{name}"] = np.asarray(getattr(trace, name))
+
+    def _finish_phase(self, progress: UnsupervisedProgress) -> None:
+        phase, n = progress.phase, max(progress.position, 1)
+        speed = progress.position / progress.seconds if progress.seconds else 0.0
+        log.info(
+            "%s: %d samples in %.1f s (%.1f samples/s), %.2f output spikes and %.3f retries "
+            "per sample",
+            phase,
+            progress.position,
+            progress.seconds,
+            speed,
+            progress.spikes / n,
+            progress.retries / n,
+        )
+        if phase.startswith("train"):
+            history = progress.history
+            history["epoch_wall_time"].append(progress.seconds)
+            history["train_samples_per_second"].append(speed)
+            history["train_mean_retries"].append(progress.retries / n)
+            history["train_spikes_per_sample"].append(progress.spikes / n)
+        elif phase == "assign":
+            split = self.split_of("assign")
+            assignment, response = assign_labels(
+                progress.records["assign/counts"], split.labels, self.data.n_classes
+            )
+            progress.records["assignment"] = assignment
+            progress.records["class_response"] = response
+            log.info(
+                "assignment: %d of %d neurons assigned",
+                int((assignment >= 0).sum()),
+                len(assignment),
+            )
+        else:
+            counts = progress.records[f"{phase}/counts"]
+            prediction = classify(counts, progress.records["assignment"], self.data.n_classes)
+            progress.records[f"{phase}/prediction"] = prediction
+            log.info("%s: test accuracy %.4f", phase, accuracy(prediction, self.data.test.labels))
+
+
+def run_unsupervised_protocol(
+    protocol: UnsupervisedProtocol,
+    directory: Path,
+    resume: bool = False,
+    show_progress: bool = True,
+) -> xr.Dataset:
+    """Run a validated unsupervised protocol in ``directory``; returns the results dataset."""
+    from brainsnn.experiment import attach_log, check_run_directory
+
+    started = time.perf_counter()
+    checkpoint = directory / CHECKPOINT
+    check_run_directory(directory, resume)
+    models = load_models(protocol)
+    composed = compose(models)
+    parameters = resolve_parameters(protocol, models)
+    data = prepare_unsupervised_data(protocol)
+    require_device(protocol.device.name)
+    layout = build_unsupervised_layout(protocol, data)
+    directory.mkdir(parents=True, exist_ok=True)
+    attach_log(directory / "run.log")
+    (directory / "protocol.yaml").write_text(yaml.safe_dump(protocol.model_dump(), sort_keys=False))
+    log.info(
+        "protocol %s: %d train / %d test samples, %d inputs, %d outputs%s, "
+        "%d + %d steps per presentation, device %s",
+        protocol.name,
+        len(data.train),
+        len(data.test),
+        layout.n_inputs,
+        layout.n_outputs,
+        f" + {layout.n_inhibitory} inhibitory" if layout.n_inhibitory else "",
+        layout.present_steps,
+        layout.rest_steps,
+        protocol.device.name,
+    )
+    root = (
+        Path(protocol.device.build_dir).expanduser()
+        if protocol.device.build_dir
+        else default_build_root()
+    )
+    log.info("building the network for device %s (builds cached in %s)", protocol.device.name, root)
+    backend = UnsupervisedBackend(
+        layout, composed, protocol.device.name, root, protocol.device.threads
+    )
+    if resume:
+        progress = UnsupervisedProgress.load(checkpoint)
+        log.info("resuming phase %s at sample %d", progress.phase, progress.position)
+    else:
+        state = initial_unsupervised_state(protocol, layout, composed, parameters)
+        progress = UnsupervisedProgress(state=state, parameters=dict(parameters))
+    UnsupervisedRun(protocol, backend, data, show_progress).run(progress, checkpoint)
+    dataset = collect_unsupervised_results(
+        protocol, layout, data, progress, backend.name, time.perf_counter() - started
+    )
+    from brainsnn.results import write_atomic
+
+    write_atomic(dataset, directory / "results.nc")
+    return dataset
