@@ -31,10 +31,10 @@ def parse_quantity(value: float | int | str) -> Quantity | float:
 
 
 def base_unit(unit: str) -> str:
-    """The Brian2 base unit of ``unit`` for equations ('ms' -> 's', '1' -> '1')."""
+    """The Brian2 base unit of ``unit`` for equations ('ms' -> 'second', '1' -> '1')."""
     if unit == "1":
         return "1"
-    return str(get_unit(get_dimensions(parse_quantity(f"1 {unit}"))))
+    return get_unit(get_dimensions(parse_quantity(f"1 {unit}"))).name
 
 
 def check_quantity(value: float | int | str, unit: str) -> float:

@@ -15,6 +15,11 @@ from brainsnn.unsupervised.layout import UnsupervisedLayout
 from brainsnn.unsupervised.network import UnsupervisedNetwork, build_unsupervised_network
 
 
+def state_key(role: str, name: str) -> str:
+    """Key of a persistent variable in the run state: 'outputs.theta', 'feedforward.w'."""
+    return f"{role}.{name}"
+
+
 @dataclass
 class SampleBatch:
     """Samples handed to one chunk: input values (n, D), coincidence (n,); n <= chunk_size."""
@@ -63,12 +68,14 @@ class UnsupervisedBackend:
         device: str,
         build_root: Path,
         threads: int = 0,
+        delays: np.ndarray | None = None,
     ) -> None:
+        """``delays``: input synapse delays in s (their hash must be ``layout.delay_digest``)."""
         self.layout = layout
         self.composed = composed
         self.runner: DeviceRunner = make_runner(
             device,
-            lambda: build_unsupervised_network(layout, composed),
+            lambda: build_unsupervised_network(layout, composed, delays),
             build_root,
             layout.key(),
             threads,
@@ -116,8 +123,8 @@ class UnsupervisedBackend:
         if not np.array_equal(cursor[valid], np.arange(valid.sum())):
             raise BrainsnnError("internal error: samples completed out of order")
         state = {
-            name: np.array(getattr(net.groups[role], name)[:])
-            for name, role in net.persistent_owner.items()
+            state_key(role, name): np.array(getattr(net.groups[role], name)[:])
+            for role, name in net.persistent
         }
         return ChunkRecords(
             counts=table[: len(cursor)][valid],
@@ -174,16 +181,14 @@ class _Filler:
             for name, value in self.parameters.items()
         ]
         assignments += [
-            _with_unit(groups[role], name, np.asarray(self.state[name], dtype=np.float64))
-            for name, role in net.persistent_owner.items()
+            _with_unit(groups[role], name, np.asarray(self.state[state_key(role, name)], float))
+            for role, name in net.persistent
         ]
         assignments += [
             (groups[role], "learning", float(self.learning))
             for role in ("inputs", "outputs", "layer", "inhibitory")
             if role in groups
         ]
-        if "delay" in self.state:
-            assignments.append(_with_unit(groups["feedforward"], "delay", self.state["delay"]))
         if layout.trace_variables:
             neurons, samples = self.trace or ([], 0)
             traced = np.zeros(layout.n_outputs)
@@ -193,7 +198,9 @@ class _Filler:
                 (groups["outputs"], "trace_first", 0),
                 (groups["outputs"], "trace_stop", int(min(samples, len(self.batch)))),
             ]
-        arrays = {net.input_values: values, net.sample_coincidence: coincidence}
+        arrays = {net.input_values: values}
+        if any("sample_coincidence" in text for _, text in layout.model_texts):
+            arrays[net.sample_coincidence] = coincidence  # only a build that uses it knows it
         return arrays, assignments
 
 

@@ -8,6 +8,8 @@ continues from the last completed chunk of whatever phase was running.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -27,7 +29,12 @@ from brainsnn.modellib import ComposedGroup, compose, find_model_file
 from brainsnn.protocol import load_models, resolve_parameters
 from brainsnn.training import evaluate_expression
 from brainsnn.units import check_quantity
-from brainsnn.unsupervised.backend import ChunkRecords, SampleBatch, UnsupervisedBackend
+from brainsnn.unsupervised.backend import (
+    ChunkRecords,
+    SampleBatch,
+    UnsupervisedBackend,
+    state_key,
+)
 from brainsnn.unsupervised.data import EncodedSplit, PreparedImages, prepare_unsupervised_data
 from brainsnn.unsupervised.labels import accuracy, assign_labels, classify
 from brainsnn.unsupervised.layout import UnsupervisedLayout
@@ -154,7 +161,7 @@ def initial_unsupervised_state(
     if init.column_sum is not None:
         sums = weights.sum(axis=1, keepdims=True)
         weights = weights * init.column_sum / np.where(sums == 0, 1, sums)
-    state = {"w": weights.reshape(-1)}
+    state = {state_key("feedforward", "w"): weights.reshape(-1)}
     sizes = {
         "inputs": layout.n_inputs,
         "outputs": layout.n_outputs,
@@ -165,9 +172,9 @@ def initial_unsupervised_state(
     names = {**layout.constants(), **parameters}
     for role, group in composed.items():
         for name in group.persistent:
-            if name not in state:
+            if state_key(role, name) not in state:
                 value = evaluate_expression(group.initial.get(name, "0"), names)
-                state[name] = np.full(sizes[role], value, dtype=float)
+                state[state_key(role, name)] = np.full(sizes[role], value, dtype=float)
     delay = composed["feedforward"].delay
     if delay:
         n = sizes["feedforward"]
@@ -319,6 +326,28 @@ class UnsupervisedRun:
             log.info("%s: test accuracy %.4f", phase, accuracy(prediction, self.data.test.labels))
 
 
+def make_unsupervised_backend(
+    protocol: UnsupervisedProtocol,
+    layout: UnsupervisedLayout,
+    composed: dict[str, ComposedGroup],
+    state: dict[str, np.ndarray],
+) -> UnsupervisedBackend:
+    """The protocol's device backend; input delays (part of ``state``) go into the build."""
+    root = (
+        Path(protocol.device.build_dir).expanduser()
+        if protocol.device.build_dir
+        else default_build_root()
+    )
+    log.info("building the network for device %s (builds cached in %s)", protocol.device.name, root)
+    delays = state.get("delay")
+    if delays is not None:
+        digest = hashlib.sha256(np.ascontiguousarray(delays).tobytes()).hexdigest()[:16]
+        layout = dataclasses.replace(layout, delay_digest=digest)
+    return UnsupervisedBackend(
+        layout, composed, protocol.device.name, root, protocol.device.threads, delays
+    )
+
+
 def run_unsupervised_protocol(
     protocol: UnsupervisedProtocol,
     directory: Path,
@@ -353,21 +382,13 @@ def run_unsupervised_protocol(
         layout.rest_steps,
         protocol.device.name,
     )
-    root = (
-        Path(protocol.device.build_dir).expanduser()
-        if protocol.device.build_dir
-        else default_build_root()
-    )
-    log.info("building the network for device %s (builds cached in %s)", protocol.device.name, root)
-    backend = UnsupervisedBackend(
-        layout, composed, protocol.device.name, root, protocol.device.threads
-    )
     if resume:
         progress = UnsupervisedProgress.load(checkpoint)
         log.info("resuming phase %s at sample %d", progress.phase, progress.position)
     else:
         state = initial_unsupervised_state(protocol, layout, composed, parameters)
         progress = UnsupervisedProgress(state=state, parameters=dict(parameters))
+    backend = make_unsupervised_backend(protocol, layout, composed, progress.state)
     UnsupervisedRun(protocol, backend, data, show_progress).run(progress, checkpoint)
     dataset = collect_unsupervised_results(
         protocol, layout, data, progress, backend.name, time.perf_counter() - started

@@ -36,6 +36,7 @@ class UnsupervisedLayout:
     presentations: int
     model_texts: tuple[tuple[str, str], ...]  # (model name, file text): a change means a rebuild
     trace_variables: tuple[str, ...] = ()  # output variables recorded every step when traced
+    delay_digest: str = ""  # hash of the input delays, which are compiled into the build
 
     def __post_init__(self) -> None:
         if self.rest_steps < MIN_REST_STEPS:

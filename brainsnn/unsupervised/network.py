@@ -109,7 +109,7 @@ class UnsupervisedNetwork:
     duration: b2.Quantity
     seed_variable: tuple[b2.Group, str]
     parameter_owner: dict[str, str] = field(default_factory=dict)  # parameter -> role
-    persistent_owner: dict[str, str] = field(default_factory=dict)  # state variable -> role
+    persistent: list[tuple[str, str]] = field(default_factory=list)  # (role, state variable)
 
 
 def _parameter_equations(group: ComposedGroup) -> str:
@@ -277,9 +277,15 @@ def _link_layer_variables(target: b2.NeuronGroup, layer: b2.NeuronGroup, text: s
 
 
 def build_unsupervised_network(
-    layout: UnsupervisedLayout, composed: dict[str, ComposedGroup]
+    layout: UnsupervisedLayout,
+    composed: dict[str, ComposedGroup],
+    delays: np.ndarray | None = None,
 ) -> UnsupervisedNetwork:
-    """Create all Brian2 objects for a layout (device must already be selected)."""
+    """Create all Brian2 objects for a layout (device must already be selected).
+
+    ``delays`` (s, one per input synapse) are compiled into the build: standalone run_args
+    cannot change synaptic delays.
+    """
     check_roles(composed, ROLES, UNSUPERVISED_STAGES, "unsupervised")
     if layout.n_inhibitory and composed["inhibitory"].threshold is None:
         raise ConfigError("network.inhibitory is set but no model defines the inhibitory neurons")
@@ -318,6 +324,8 @@ def build_unsupervised_network(
         role: _synapses(role, groups, composed[role], clock, late) for role in synapse_roles
     }
     _connect(layout, synapses)
+    if delays is not None:
+        synapses["feedforward"].delay = delays * b2.second
     groups.update(synapses)
     outputs, layer = groups["outputs"], groups["layer"]
     outputs.idx = "i"
@@ -362,9 +370,7 @@ def build_unsupervised_network(
         parameter_owner={
             name: role for role, group in composed.items() for name in group.parameters
         },
-        persistent_owner={
-            name: role for role, group in composed.items() for name in group.persistent
-        },
+        persistent=[(role, name) for role, group in composed.items() for name in group.persistent],
     )
 
 

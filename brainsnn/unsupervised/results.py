@@ -80,9 +80,9 @@ def collect_unsupervised_results(
     values: dict[str, np.ndarray] = {
         key: np.array(series) for key, series in progress.history.items()
     }
-    values["weights"] = state["w"].reshape(layout.n_outputs, layout.n_inputs)
-    if "theta" in state and len(state["theta"]) == layout.n_outputs:
-        values["adaptive_threshold"] = state["theta"] * 1e3
+    values["weights"] = state["feedforward.w"].reshape(layout.n_outputs, layout.n_inputs)
+    if "outputs.theta" in state:  # an adaptive threshold (volt)
+        values["adaptive_threshold"] = state["outputs.theta"] * 1e3
     values["assignment"] = records["assignment"]
     values["class_response"] = records["class_response"]
     values["class_label"] = data.classes
