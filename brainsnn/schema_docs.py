@@ -82,10 +82,12 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _section(prefix: str, model: type[BaseModel], title: str, required: bool) -> list[str]:
+def _section(
+    prefix: str, model: type[BaseModel], title: str, required: bool, suffix: str = ""
+) -> list[str]:
     """The heading and key table of one section, followed by its nested sections."""
     doc = _cell(model.__doc__ or "")
-    lines = [f"### {title}", ""]
+    lines = [f"### {title}{suffix}", ""]
     if doc or required:
         lines += [doc + (" Required section." if required else ""), ""]
     lines += ["| key | type | default | description |", "|---|---|---|---|"]
@@ -102,7 +104,7 @@ def _section(prefix: str, model: type[BaseModel], title: str, required: bool) ->
         )
     lines.append("")
     for key, info in nested:
-        lines += _section(f"{key}.", info.annotation, f"`{key}`", info.is_required())
+        lines += _section(f"{key}.", info.annotation, f"`{key}`", info.is_required(), suffix)
     return lines
 
 
@@ -113,7 +115,12 @@ def protocol_reference_markdown() -> str:
     (such as ``network.weights``) after their parent. Keys are written as the dotted paths that
     ``--set key.path=value`` takes.
     """
-    lines = _section("", Protocol, "Top level", False)
+    from brainsnn.unsupervised.protocol import UnsupervisedProtocol
+
+    lines = ["## Readout protocols (`kind: readout`, the default)", ""]
+    lines += _section("", Protocol, "Top level", False)
+    lines += ["## Unsupervised WTA-STDP protocols (`kind: unsupervised`)", ""]
+    lines += _section("", UnsupervisedProtocol, "Top level", False, " (unsupervised)")
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from brainsnn.modellib import ROLES
 from brainsnn.protocol import Protocol
 from brainsnn.schema_docs import BEGIN, END, FALLBACK_DESCRIPTIONS, protocol_reference_markdown
+from brainsnn.unsupervised.protocol import UnsupervisedProtocol
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOCOLS_README = ROOT / "protocols" / "README.md"
@@ -48,6 +49,12 @@ def test_generated_block_is_current(reference: str) -> None:
 @pytest.mark.parametrize("key", _schema_keys(Protocol))
 def test_every_schema_field_is_documented(key: str, reference: str) -> None:
     assert f"`{key}`" in reference
+
+
+@pytest.mark.parametrize("key", _schema_keys(UnsupervisedProtocol))
+def test_every_unsupervised_schema_field_is_documented(key: str, reference: str) -> None:
+    unsupervised = reference.split("(`kind: unsupervised`)", 1)[1]
+    assert f"`{key}`" in unsupervised
 
 
 def test_fallback_descriptions_name_real_keys() -> None:

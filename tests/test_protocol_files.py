@@ -22,6 +22,7 @@ from brainsnn.protocol import (
     load_protocol,
     resolve_parameters,
 )
+from brainsnn.unsupervised.protocol import UnsupervisedProtocol
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOCOLS = sorted((ROOT / "protocols").glob("**/*.yaml"))
@@ -40,7 +41,7 @@ def test_files_are_found():
 @pytest.mark.parametrize("path", PROTOCOLS, ids=_ids(PROTOCOLS, ROOT))
 def test_protocol_loads_and_validates(path):
     protocol = load_protocol(path)
-    assert isinstance(protocol, Protocol)
+    assert isinstance(protocol, Protocol | UnsupervisedProtocol)
     assert protocol.name == path.stem, "a protocol's name should match its file name"
     models = load_models(protocol)
     parameters = resolve_parameters(protocol, models)
