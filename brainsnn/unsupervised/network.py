@@ -147,7 +147,7 @@ def _events(
         )
     if role == "outputs" and layout.trace_variables:
         events["trace"] = (
-            "traced > 0.5 and layer_cursor >= trace_first and layer_cursor < trace_stop"
+            "traced > 0.5 and at_sample >= trace_first and at_sample < trace_stop"
         )
     return events
 
