@@ -22,6 +22,8 @@ def test_wrong_dimensions_or_text_are_rejected(value, unit):
         check_quantity(value, unit)
 
 
-@pytest.mark.parametrize(("unit", "base"), [("ms", "second"), ("mV", "volt"), ("1", "1"), ("nS", "siemens")])
+@pytest.mark.parametrize(
+    ("unit", "base"), [("ms", "second"), ("mV", "volt"), ("1", "1"), ("nS", "siemens")]
+)
 def test_equations_declare_base_units(unit, base):
     assert base_unit(unit) == base
