@@ -18,15 +18,15 @@ Schedule of one time step (Brian2 slots):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import brian2 as b2
 import numpy as np
 
+from brainsnn.engine.network import LINKED
+from brainsnn.engine.network import _parameter_equations as parameter_equations
 from brainsnn.errors import ConfigError
 from brainsnn.modellib import ComposedGroup, check_roles
-from brainsnn.units import base_unit
 from brainsnn.unsupervised.layout import (
     END_OFFSETS,
     STEP_STAGES,
@@ -79,7 +79,6 @@ ENGINE_CODE = {
 ENGINE_ON_PRE = {"report_link": ["total_post += presenting_pre"]}
 #: Runs after the models' code at the last end stage: advance to the next sample, or retry.
 ADVANCE = "cursor = cursor + done\nretries = (retries + 1) * (1 - done)"
-LINKED = re.compile(r"^\s*(layer_(\w+))\s*:.*\(linked\)", re.MULTILINE)
 #: Order of event detection / group code / pathways inside the 'start' slot.
 START_ORDER = {"detect": 0, "layer": 1, "other": 2}
 LATE_SPIKES_ORDER = 100  # after the per-step stages in the 'after_synapses' slot
@@ -112,12 +111,6 @@ class UnsupervisedNetwork:
     persistent: list[tuple[str, str]] = field(default_factory=list)  # (role, state variable)
 
 
-def _parameter_equations(group: ComposedGroup) -> str:
-    return "".join(
-        f"{name} : {base_unit(spec.unit)} (shared)\n" for name, spec in group.parameters.items()
-    )
-
-
 def _stage_slot(stage: str) -> tuple[str, int]:
     """(Brian2 'when' slot, base order) of a stage's event."""
     if stage in STEP_STAGES:
@@ -146,9 +139,7 @@ def _events(
             "layer_done == 1" if role == "outputs" else "done == 1"
         )
     if role == "outputs" and layout.trace_variables:
-        events["trace"] = (
-            "traced > 0.5 and at_sample >= trace_first and at_sample < trace_stop"
-        )
+        events["trace"] = "traced > 0.5 and at_sample >= trace_first and at_sample < trace_stop"
     return events
 
 
@@ -166,7 +157,7 @@ def _neuron_group(
         + ENGINE_EQUATIONS[role]
         + "\n".join(group.equations)
         + "\n"
-        + _parameter_equations(group)
+        + parameter_equations(group)
     )
     kwargs: dict[str, object] = {}
     if group.threshold is not None:
@@ -224,7 +215,7 @@ def _synapses(
         on_event["post"] = "spike"
     (on_post if role in TRIGGERED_BY_POST else on_pre).update(stage_code)
     on_event.update({stage: stage for stage in stage_code})
-    equations = "\n".join(group.equations) + "\n" + _parameter_equations(group)
+    equations = "\n".join(group.equations) + "\n" + parameter_equations(group)
     synapses = b2.Synapses(
         groups[source_role],
         groups[target_role],
