@@ -50,7 +50,8 @@ class PreparedData:
         return self.train.input_steps.shape[1]
 
 
-def _stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, ...]:
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, ...]:
+    """(kept, held-out) sorted indices; ``fraction`` of the samples held out, per class."""
     splitter = StratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
     try:
         keep, held = next(splitter.split(np.zeros(len(labels)), labels))
@@ -62,7 +63,7 @@ def _stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[n
 def _validation_split(labels: np.ndarray, data: DataSection) -> tuple[np.ndarray, ...]:
     """(train, validation) indices: fold ``data.fold`` of a K-fold split, else a shuffle split."""
     if data.folds is None and data.fold is None:
-        return _stratified_split(labels, data.validation_fraction, data.split_seed)
+        return stratified_split(labels, data.validation_fraction, data.split_seed)
     if data.folds is None or data.fold is None or data.fold >= data.folds:
         raise ConfigError("data.folds (K) and data.fold (0 to K-1) must be given together")
     splitter = StratifiedKFold(n_splits=data.folds, shuffle=False)
@@ -79,7 +80,7 @@ def _load_times(protocol: Protocol) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     if data.source == "digits":
         images, labels = load_digits_dataset()
         times = ttfs_encode(images, IMAGE_MAX["digits"])
-        train, test = _stratified_split(labels, data.test_fraction, data.split_seed)
+        train, test = stratified_split(labels, data.test_fraction, data.split_seed)
         return times[train], labels[train], times[test], labels[test], IMAGE_MAX["digits"]
     if data.source == "idx":
         if not data.path:
@@ -104,13 +105,19 @@ def _load_times(protocol: Protocol) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     return train_t, train_y, test_t, test_y, DEFAULT_FEATURE_STEPS
 
 
+def stratified_subset(labels: np.ndarray, size: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of a stratified subset of ``size`` samples (None: every sample)."""
+    if size is None or size >= len(labels):
+        return np.arange(len(labels))
+    chosen, _ = stratified_split(labels, 1 - size / len(labels), seed)
+    return chosen
+
+
 def _subset(
     times: np.ndarray, labels: np.ndarray, size: int | None, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """A stratified subset of ``size`` samples, kept in stored order (None: everything)."""
-    if size is None or size >= len(labels):
-        return times, labels
-    chosen, _ = _stratified_split(labels, 1 - size / len(labels), seed)
+    chosen = stratified_subset(labels, size, seed)
     return times[chosen], labels[chosen]
 
 

@@ -66,16 +66,7 @@ class Progress:
     def save(self, path: Path) -> None:
         """Atomically write the progress (arrays in .npz, the rest as JSON inside)."""
         meta = {k: v for k, v in self.__dict__.items() if k != "state"}
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-        os.close(handle)
-        try:
-            np.savez(temporary, meta=json.dumps(meta), **self.state)
-            os.replace(temporary, path)
-        except OSError as exc:
-            Path(temporary).unlink(missing_ok=True)
-            raise BrainsnnError(
-                f"could not write checkpoint {path}: {exc.strerror or exc}"
-            ) from None
+        save_checkpoint(path, meta, self.state)
 
     @classmethod
     def load(cls, path: Path) -> Progress:
@@ -84,6 +75,22 @@ class Progress:
             meta = json.loads(str(archive["meta"]))
             state = {name: archive[name] for name in archive.files if name != "meta"}
         return cls(state=state, **meta)
+
+
+def save_checkpoint(path: Path, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` and ``meta`` (as JSON under the key 'meta') to an .npz atomically.
+
+    A temporary file is renamed over ``path``, so a crash or a full disk never leaves half a
+    checkpoint.
+    """
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    os.close(handle)
+    try:
+        np.savez(temporary, meta=json.dumps(meta), **arrays)
+        os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise BrainsnnError(f"could not write checkpoint {path}: {exc.strerror or exc}") from None
 
 
 def evaluate_expression(expression: str, names: dict[str, object]) -> object:

@@ -61,7 +61,8 @@ class ReadoutNetwork:
     seed_variable: tuple[b2.Group, str] | None = None  # deterministic: no random numbers
 
 
-def _parameter_equations(group: ComposedGroup) -> str:
+def parameter_equations(group: ComposedGroup) -> str:
+    """Declarations of a group's model parameters as shared variables (base units)."""
     return "".join(
         f"{name} : {base_unit(spec.unit)} (shared)\n" for name, spec in group.parameters.items()
     )
@@ -73,7 +74,7 @@ def _equations(role: str, group: ComposedGroup) -> str:
         "outputs": CLOCK_EQUATIONS + OUTPUT_EQUATIONS,
         "layer": CLOCK_EQUATIONS + LAYER_EQUATIONS,
     }.get(role, "")
-    return engine + "\n".join(group.equations) + "\n" + _parameter_equations(group)
+    return engine + "\n".join(group.equations) + "\n" + parameter_equations(group)
 
 
 def _stage_events(
@@ -142,7 +143,7 @@ def _synapses(
     (on_post if triggered_by_post else on_pre).update(stage_code)
     on_event = {"pre": "spike"} if group.on_pre else {}
     on_event.update({stage: stage for stage in stage_code})
-    equations = "\n".join(group.equations) + "\n" + _parameter_equations(group)
+    equations = "\n".join(group.equations) + "\n" + parameter_equations(group)
     return b2.Synapses(
         source,
         target,
@@ -167,17 +168,18 @@ def _connect(layout: ReadoutLayout, groups: dict[str, b2.Group]) -> None:
     groups["report_link"].connect(i=np.arange(n_out), j=np.zeros(n_out, dtype=int))
 
 
-def _link_layer_variables(outputs: b2.NeuronGroup, layer: b2.NeuronGroup, text: str) -> None:
+def link_layer_variables(target: b2.NeuronGroup, layer: b2.NeuronGroup, text: str) -> None:
+    """Link every ``layer_X : ... (linked)`` variable declared in ``text`` to the layer's X."""
     for linked_name, layer_name in LINKED.findall(text):
         if layer_name not in layer.variables:
             raise ConfigError(
-                f"outputs variable '{linked_name}' links to layer variable "
+                f"{target.name} variable '{linked_name}' links to layer variable "
                 f"'{layer_name}', which no model defines"
             )
         setattr(
-            outputs,
+            target,
             linked_name,
-            b2.linked_var(layer, layer_name, index=np.zeros(len(outputs), dtype=np.int64)),
+            b2.linked_var(layer, layer_name, index=np.zeros(len(target), dtype=np.int64)),
         )
 
 
@@ -222,7 +224,7 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
     outputs.idx = "i"
     outputs.class_id = layout.class_of_neuron()
     outputs.pos_in_class = layout.position_in_class()
-    _link_layer_variables(outputs, groups["layer"], "\n".join(composed["outputs"].equations))
+    link_layer_variables(outputs, groups["layer"], "\n".join(composed["outputs"].equations))
     monitors = {
         "layer": b2.EventMonitor(
             groups["layer"],

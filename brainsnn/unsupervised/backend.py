@@ -8,7 +8,7 @@ from pathlib import Path
 import brian2 as b2
 import numpy as np
 
-from brainsnn.engine.backends import ChunkValues, DeviceRunner, RuntimeRunner, make_runner
+from brainsnn.engine.backends import ChunkValues, DeviceRunner, make_runner
 from brainsnn.errors import BrainsnnError
 from brainsnn.modellib import ComposedGroup
 from brainsnn.unsupervised.layout import UnsupervisedLayout
@@ -103,8 +103,7 @@ class UnsupervisedBackend:
         if len(batch) > self.layout.chunk_size:
             raise BrainsnnError("internal error: batch larger than the chunk size")
         fill = _Filler(self, batch, state, parameters, learning, trace)
-        seed_value = seed % (2**31) if not isinstance(self.runner, RuntimeRunner) else seed
-        net = self.runner.run(fill, seed=seed_value)
+        net = self.runner.run(fill, seed=seed)
         return self._read(net, len(batch), trace)
 
     def _read(

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import StratifiedShuffleSplit
 
 from brainsnn.data import DIGITS_MAX_VALUE, MNIST_MAX_VALUE, load_digits_dataset, load_idx_dataset
+from brainsnn.datasets import stratified_split, stratified_subset
 from brainsnn.errors import ConfigError, DataError
 from brainsnn.unsupervised.encodings import encode_for_network
 from brainsnn.unsupervised.protocol import UnsupervisedData, UnsupervisedProtocol
@@ -42,26 +42,12 @@ class PreparedImages:
         return self.train.values.shape[1]
 
 
-def _stratified(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
-    """Indices (sorted) of a stratified subset of ``size`` samples."""
-    if size >= len(labels):
-        return np.arange(len(labels))
-    splitter = StratifiedShuffleSplit(n_splits=1, train_size=size, random_state=seed)
-    try:
-        chosen, _ = next(splitter.split(np.zeros(len(labels)), labels))
-    except ValueError as exc:
-        raise DataError(f"cannot take a stratified subset of {size} samples: {exc}") from None
-    return np.sort(chosen)
-
-
 def load_images(data: UnsupervisedData) -> tuple[np.ndarray, ...]:
     """(train_images, train_labels, test_images, test_labels); images in [0, 1]."""
     if data.source == "digits":
         images, labels = load_digits_dataset()
         images = images / DIGITS_MAX_VALUE
-        test_size = round(data.test_fraction * len(labels))
-        test = _stratified(labels, test_size, data.split_seed)
-        train = np.setdiff1d(np.arange(len(labels)), test)
+        train, test = stratified_split(labels, data.test_fraction, data.split_seed)
         return images[train], labels[train], images[test], labels[test]
     if not data.path:
         raise ConfigError("data.path: the directory of the IDX files is required for idx data")
@@ -83,10 +69,10 @@ def prepare_unsupervised_data(protocol: UnsupervisedProtocol) -> PreparedImages:
         train_x, train_y = train_x[keep_train], train_y[keep_train]
         test_x, test_y = test_x[keep_test], test_y[keep_test]
     if data.train_subset:
-        chosen = _stratified(train_y, data.train_subset, data.split_seed)
+        chosen = stratified_subset(train_y, data.train_subset, data.split_seed)
         train_x, train_y = train_x[chosen], train_y[chosen]
     if data.test_subset:
-        chosen = _stratified(test_y, data.test_subset, data.split_seed)
+        chosen = stratified_subset(test_y, data.test_subset, data.split_seed)
         test_x, test_y = test_x[chosen], test_y[chosen]
     if len(train_y) == 0 or len(test_y) == 0:
         raise DataError("a data split is empty: use more samples or other classes")

@@ -12,8 +12,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +23,11 @@ from tqdm import tqdm
 
 from brainsnn.engine.backends import default_build_root, require_device
 from brainsnn.errors import BrainsnnError, ConfigError
+from brainsnn.experiment import attach_log, check_run_directory
 from brainsnn.modellib import ComposedGroup, compose, find_model_file
 from brainsnn.protocol import load_models, resolve_parameters
-from brainsnn.training import evaluate_expression
+from brainsnn.results import write_atomic
+from brainsnn.training import evaluate_expression, save_checkpoint
 from brainsnn.units import check_quantity
 from brainsnn.unsupervised.backend import (
     ChunkRecords,
@@ -65,20 +65,11 @@ class UnsupervisedProgress:
     def save(self, path: Path) -> None:
         """Atomically write the progress (arrays in .npz, the rest as JSON inside)."""
         meta = {
-            key: value
-            for key, value in self.__dict__.items()
-            if key not in ("state", "records")
+            key: value for key, value in self.__dict__.items() if key not in ("state", "records")
         }
         arrays = {f"state/{k}": v for k, v in self.state.items()}
         arrays.update({f"records/{k}": v for k, v in self.records.items()})
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-        os.close(handle)
-        try:
-            np.savez(temporary, meta=np.array(json.dumps(meta)), **arrays)
-            os.replace(temporary, path)
-        except OSError as exc:
-            Path(temporary).unlink(missing_ok=True)
-            raise BrainsnnError(f"could not write {path}: {exc.strerror or exc}") from None
+        save_checkpoint(path, meta, arrays)
 
     @classmethod
     def load(cls, path: Path) -> UnsupervisedProgress:
@@ -109,10 +100,10 @@ def phases(protocol: UnsupervisedProtocol) -> list[str]:
 
 
 def chunk_seed(seed: int, phase: str, start: int) -> int:
-    """Seed of the random numbers of the chunk starting at sample ``start`` of a phase."""
+    """Seed (below 2**31, valid on every device) of the chunk starting at sample ``start``."""
     kind, _, number = phase.partition("-")
     sequence = np.random.SeedSequence([seed, PHASE_CODES[kind], int(number or 0), start])
-    return int(sequence.generate_state(1)[0])
+    return int(sequence.generate_state(1)[0]) % 2**31
 
 
 def build_unsupervised_layout(
@@ -355,8 +346,6 @@ def run_unsupervised_protocol(
     show_progress: bool = True,
 ) -> xr.Dataset:
     """Run a validated unsupervised protocol in ``directory``; returns the results dataset."""
-    from brainsnn.experiment import attach_log, check_run_directory
-
     started = time.perf_counter()
     checkpoint = directory / CHECKPOINT
     check_run_directory(directory, resume)
@@ -393,7 +382,5 @@ def run_unsupervised_protocol(
     dataset = collect_unsupervised_results(
         protocol, layout, data, progress, backend.name, time.perf_counter() - started
     )
-    from brainsnn.results import write_atomic
-
     write_atomic(dataset, directory / "results.nc")
     return dataset

@@ -23,12 +23,10 @@ from dataclasses import dataclass, field
 import brian2 as b2
 import numpy as np
 
-from brainsnn.engine.network import LINKED
-from brainsnn.engine.network import _parameter_equations as parameter_equations
+from brainsnn.engine.network import link_layer_variables, parameter_equations
 from brainsnn.errors import ConfigError
 from brainsnn.modellib import ComposedGroup, check_roles
 from brainsnn.unsupervised.layout import (
-    END_OFFSETS,
     STEP_STAGES,
     UNSUPERVISED_STAGES,
     UnsupervisedLayout,
@@ -253,20 +251,6 @@ def _connect(layout: UnsupervisedLayout, synapses: dict[str, b2.Synapses]) -> No
         synapses["from_inhibitory"].connect(i=pre[distinct], j=post[distinct])
 
 
-def _link_layer_variables(target: b2.NeuronGroup, layer: b2.NeuronGroup, text: str) -> None:
-    for linked_name, layer_name in LINKED.findall(text):
-        if layer_name not in layer.variables:
-            raise ConfigError(
-                f"variable '{linked_name}' links to layer variable '{layer_name}', "
-                "which no model defines"
-            )
-        setattr(
-            target,
-            linked_name,
-            b2.linked_var(layer, layer_name, index=np.zeros(len(target), dtype=np.int64)),
-        )
-
-
 def build_unsupervised_network(
     layout: UnsupervisedLayout,
     composed: dict[str, ComposedGroup],
@@ -323,7 +307,7 @@ def build_unsupervised_network(
     for role in ("inputs", "outputs", "inhibitory"):
         if role in groups:
             text = ENGINE_EQUATIONS[role] + "\n".join(composed[role].equations)
-            _link_layer_variables(groups[role], layer, text)
+            link_layer_variables(groups[role], layer, text)
     monitors = {
         "layer": b2.EventMonitor(
             layer, "record", variables=["cursor", "retries"], when="end", name="layer_records"
@@ -363,6 +347,3 @@ def build_unsupervised_network(
         },
         persistent=[(role, name) for role, group in composed.items() for name in group.persistent],
     )
-
-
-__all__ = ["END_OFFSETS", "UnsupervisedNetwork", "build_unsupervised_network"]

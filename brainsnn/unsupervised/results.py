@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
+from brainsnn.experiment import basic_provenance
 from brainsnn.results import VariableSpec, make_dataset
 
 if TYPE_CHECKING:
@@ -46,9 +47,7 @@ UNSUPERVISED_VARIABLES: dict[str, VariableSpec] = {
     "train_samples_per_second": VariableSpec(
         ("epoch",), "1/s", "training samples per second of wall time"
     ),
-    "train_mean_retries": VariableSpec(
-        ("epoch",), "1", "failed presentations per training sample"
-    ),
+    "train_mean_retries": VariableSpec(("epoch",), "1", "failed presentations per training sample"),
     "train_spikes_per_sample": VariableSpec(
         ("epoch",), "spikes", "output spikes per accepted training presentation"
     ),
@@ -73,8 +72,6 @@ def collect_unsupervised_results(
     wall: float,
 ) -> xr.Dataset:
     """Assemble results.nc from the final state and the assignment and test records."""
-    from brainsnn.experiment import basic_provenance
-
     records, state = progress.records, progress.state
     repeats = protocol.test.repeats
     values: dict[str, np.ndarray] = {
@@ -111,9 +108,9 @@ def collect_unsupervised_results(
         "image_height": data.image_shape[0],
         "image_width": data.image_shape[1],
         "weight_min": weight_range[0] if weight_range[0] is not None else 0.0,
-        "weight_max": weight_range[1] if weight_range[1] is not None else float(
-            values["weights"].max()
-        ),
+        "weight_max": weight_range[1]
+        if weight_range[1] is not None
+        else float(values["weights"].max()),
         "dt_s": layout.dt_s,
         "present_steps": layout.present_steps,
         "rest_steps": layout.rest_steps,
