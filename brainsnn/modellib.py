@@ -104,6 +104,11 @@ class GroupFragment(_Strict):
     initial: dict[str, str] = Field(
         default_factory=dict, description="initial value expression of persistent variables"
     )
+    chunk_start: dict[str, str] = Field(
+        default_factory=dict,
+        description="value of a non-persistent variable at the start of every chunk (a Brian2 "
+        "expression of constants, e.g. '-1e6 * second'); Brian2 starts them at 0 otherwise",
+    )
     epoch_start: dict[str, str] = Field(
         default_factory=dict, description="state reset at each epoch start (expressions)"
     )
@@ -196,6 +201,7 @@ class ComposedGroup:
     sample_masks: str | None = None
     persistent: list[str] = field(default_factory=list)
     initial: dict[str, str] = field(default_factory=dict)
+    chunk_start: dict[str, str] = field(default_factory=dict)
     epoch_start: dict[str, str] = field(default_factory=dict)
     epoch_end: dict[str, str] = field(default_factory=dict)
 
@@ -269,6 +275,7 @@ def _merge(
     target.persistent += fragment.persistent
     target.sample_masks = fragment.sample_masks or target.sample_masks
     target.initial.update(fragment.initial)
+    target.chunk_start.update(fragment.chunk_start)
     target.epoch_start.update(fragment.epoch_start)
     target.epoch_end.update(fragment.epoch_end)
 

@@ -168,6 +168,17 @@ def _connect(layout: ReadoutLayout, groups: dict[str, b2.Group]) -> None:
     groups["report_link"].connect(i=np.arange(n_out), j=np.zeros(n_out, dtype=int))
 
 
+def set_chunk_start_values(groups: dict[str, b2.Group], composed: dict[str, ComposedGroup]) -> None:
+    """Give non-persistent variables their ``chunk_start`` value (compiled into the build)."""
+    for role, group in composed.items():
+        for name, expression in group.chunk_start.items():
+            if name in group.persistent:
+                raise ConfigError(f"{role}: '{name}' is persistent; give its start in 'initial'")
+            if role not in groups:
+                raise ConfigError(f"{role}: chunk_start for a population this network lacks")
+            setattr(groups[role], name, expression)
+
+
 def link_layer_variables(target: b2.NeuronGroup, layer: b2.NeuronGroup, text: str) -> None:
     """Link every ``layer_X : ... (linked)`` variable declared in ``text`` to the layer's X."""
     for linked_name, layer_name in LINKED.findall(text):
@@ -220,6 +231,7 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
         "report_link", groups["outputs"], groups["layer"], composed["report_link"], clock
     )
     _connect(layout, groups)
+    set_chunk_start_values(groups, composed)
     outputs = groups["outputs"]
     outputs.idx = "i"
     outputs.class_id = layout.class_of_neuron()

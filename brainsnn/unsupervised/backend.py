@@ -122,7 +122,9 @@ class UnsupervisedBackend:
         if not np.array_equal(cursor[valid], np.arange(valid.sum())):
             raise BrainsnnError("internal error: samples completed out of order")
         state = {
-            state_key(role, name): np.array(getattr(net.groups[role], name)[:])
+            state_key(role, name): net.from_synapses(
+                role, np.array(getattr(net.groups[role], name)[:])
+            )
             for role, name in net.persistent
         }
         return ChunkRecords(
@@ -180,7 +182,11 @@ class _Filler:
             for name, value in self.parameters.items()
         ]
         assignments += [
-            _with_unit(groups[role], name, np.asarray(self.state[state_key(role, name)], float))
+            _with_unit(
+                groups[role],
+                name,
+                net.to_synapses(role, np.asarray(self.state[state_key(role, name)], float)),
+            )
             for role, name in net.persistent
         ]
         assignments += [

@@ -23,7 +23,11 @@ from dataclasses import dataclass, field
 import brian2 as b2
 import numpy as np
 
-from brainsnn.engine.network import link_layer_variables, parameter_equations
+from brainsnn.engine.network import (
+    link_layer_variables,
+    parameter_equations,
+    set_chunk_start_values,
+)
 from brainsnn.errors import ConfigError
 from brainsnn.modellib import ComposedGroup, check_roles
 from brainsnn.unsupervised.layout import (
@@ -107,6 +111,21 @@ class UnsupervisedNetwork:
     seed_variable: tuple[b2.Group, str]
     parameter_owner: dict[str, str] = field(default_factory=dict)  # parameter -> role
     persistent: list[tuple[str, str]] = field(default_factory=list)  # (role, state variable)
+    feedforward_order: np.ndarray | None = None  # synapse -> index in (output, input) order
+
+    def to_synapses(self, role: str, values: np.ndarray) -> np.ndarray:
+        """A role's state, stored in (output, input) order, in the order of its Brian2 objects."""
+        if role != "feedforward" or np.ndim(values) == 0:
+            return values
+        return np.asarray(values)[self.feedforward_order]
+
+    def from_synapses(self, role: str, values: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`to_synapses`."""
+        if role != "feedforward":
+            return values
+        stored = np.empty_like(values)
+        stored[self.feedforward_order] = values
+        return stored
 
 
 def _stage_slot(stage: str) -> tuple[str, int]:
@@ -235,10 +254,21 @@ def _synapses(
     return synapses
 
 
+def feedforward_order(layout: UnsupervisedLayout) -> np.ndarray:
+    """Index in (output, input) order of each input synapse, which Brian2 holds input-major.
+
+    Input-major synapses put the targets of one input spike next to each other in memory, which
+    makes the synaptic events (most of the run time) about 1.3x faster than output-major.
+    """
+    n_in, n_out = layout.n_inputs, layout.n_outputs
+    source, target = np.divmod(np.arange(n_in * n_out), n_out)
+    return target * n_in + source
+
+
 def _connect(layout: UnsupervisedLayout, synapses: dict[str, b2.Synapses]) -> None:
     n_in, n_out = layout.n_inputs, layout.n_outputs
     synapses["feedforward"].connect(
-        i=np.tile(np.arange(n_in), n_out), j=np.repeat(np.arange(n_out), n_in)
+        i=np.repeat(np.arange(n_in), n_out), j=np.tile(np.arange(n_out), n_in)
     )
     pre, post = np.meshgrid(np.arange(n_out), np.arange(n_out), indexing="ij")
     distinct = pre != post
@@ -299,9 +329,11 @@ def build_unsupervised_network(
         role: _synapses(role, groups, composed[role], clock, late) for role in synapse_roles
     }
     _connect(layout, synapses)
+    order = feedforward_order(layout)
     if delays is not None:
-        synapses["feedforward"].delay = delays * b2.second
+        synapses["feedforward"].delay = np.asarray(delays)[order] * b2.second
     groups.update(synapses)
+    set_chunk_start_values(groups, composed)
     outputs, layer = groups["outputs"], groups["layer"]
     outputs.idx = "i"
     for role in ("inputs", "outputs", "inhibitory"):
@@ -346,4 +378,5 @@ def build_unsupervised_network(
             name: role for role, group in composed.items() for name in group.parameters
         },
         persistent=[(role, name) for role, group in composed.items() for name in group.persistent],
+        feedforward_order=order,
     )
