@@ -213,3 +213,56 @@ def test_unknown_protocol_kind_is_one_line_error(tmp_path):
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 2
     assert "unknown protocol kind 'supervised'" in result.output
+
+
+def test_interrupted_unsupervised_run_resumes_with_identical_results(tmp_path, build_root):
+    """Stop a Poisson-input run in its second chunk; --resume gives the uninterrupted result."""
+    from brainsnn.unsupervised import backend as unsupervised_backend
+    from brainsnn.unsupervised.experiment import run_unsupervised_protocol
+
+    overrides = [  # the end-to-end test's layout (shared build), two training chunks
+        "data.classes=[0, 1, 2]",
+        "data.train_subset=60",
+        "data.test_subset=12",
+        "labels.samples=30",
+        "training.epochs=1",
+        "training.chunk_size=30",
+        "network.outputs=4",
+        "encoding.present_steps=100",
+        "encoding.rest_steps=20",
+        "test.repeats=1",
+        "network.parameters.min_spikes=1",
+        "recording.traces={neurons: [0, 1], samples: 2, potential: v, threshold: vt}",
+        f"device.build_dir={build_root}",
+    ]
+    protocol = load_protocol(DIEHL_COOK, overrides)
+    original = unsupervised_backend.UnsupervisedBackend.run_chunk
+    calls = {"n": 0, "stop_at": 0}
+
+    def counted(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == calls["stop_at"]:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    def run(directory: str, stop_at: int = 0, resume: bool = False):
+        calls.update(n=0, stop_at=stop_at)
+        unsupervised_backend.UnsupervisedBackend.run_chunk = counted
+        try:
+            return run_unsupervised_protocol(
+                protocol, tmp_path / directory, resume=resume, show_progress=False
+            )
+        finally:
+            unsupervised_backend.UnsupervisedBackend.run_chunk = original
+
+    reference = run("whole")
+    chunks = calls["n"]
+    with pytest.raises(KeyboardInterrupt):
+        run("cut", stop_at=2)
+    assert (tmp_path / "cut" / "checkpoint.npz").is_file()
+    assert not (tmp_path / "cut" / "results.nc").exists()
+    resumed = run("cut", resume=True)
+    assert calls["n"] == chunks - 1  # the first chunk came from the checkpoint
+    np.testing.assert_array_equal(resumed.weights.values, reference.weights.values)
+    np.testing.assert_array_equal(resumed.test_counts.values, reference.test_counts.values)
+    np.testing.assert_array_equal(resumed.assignment.values, reference.assignment.values)

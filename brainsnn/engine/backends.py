@@ -305,9 +305,7 @@ class Backend:
     ) -> ChunkResult:
         """Simulate one chunk and return its records and the final state."""
         net = self.runner.run(
-            lambda net: self.chunk_values(
-                net, chunk, state, parameters, learning, record_outputs
-            )
+            lambda net: self.chunk_values(net, chunk, state, parameters, learning, record_outputs)
         )
         return self._read(net, chunk, record_outputs)
 

@@ -13,8 +13,8 @@ import click
 
 from brainsnn.errors import BrainsnnError
 
-RESULTS_NAME = "results.nc"
-ACCURACY = "accuracy"  # --only name of the Markdown accuracy table
+ACCURACY = "accuracy"  # --only name of the accuracy table (Markdown and LaTeX)
+TABLE_SUFFIXES = (".md", ".tex")
 DEFAULT_FORMATS = "pdf,png"
 
 
@@ -27,25 +27,13 @@ class _Run:
     table: bool = False
 
 
-def results_file(path: Path) -> Path:
-    """The results.nc a RESULTS argument names: the file itself, or DIR/results.nc."""
-    if path.is_dir():
-        candidate = path / RESULTS_NAME
-        if not candidate.is_file():
-            raise BrainsnnError(f"no {RESULTS_NAME} in {path}")
-        return candidate
-    if path.is_file():
-        return path
-    if path.suffix == ".nc":
-        raise BrainsnnError(f"{path}: no such file")
-    raise BrainsnnError(f"no {RESULTS_NAME} in {path} (no such directory)")
-
-
 def run_name(argument: Path, file: Path) -> str:
-    """The run directory's name, or the file's stem for a file not called results.nc."""
+    """The run (or sweep) directory's name, or the file's stem for another file name."""
+    from brainsnn.analysis.loading import RESULTS_NAME, SUMMARY_NAME
+
     if argument.is_dir():
         return argument.resolve().name
-    if file.name == RESULTS_NAME:
+    if file.name in (RESULTS_NAME, SUMMARY_NAME):
         return file.resolve().parent.name
     return file.stem
 
@@ -53,22 +41,6 @@ def run_name(argument: Path, file: Path) -> str:
 def _split(values: tuple[str, ...]) -> list[str]:
     """Repeated and comma-separated option values, in order, without empty items."""
     return [item.strip() for value in values for item in value.split(",") if item.strip()]
-
-
-def _open(path: Path):
-    import xarray as xr
-
-    try:
-        handle = xr.open_dataset(path)
-    except Exception as exc:  # netCDF4/HDF5/xarray raise OSError, ValueError, RuntimeError, ...
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BrainsnnError(f"cannot read {path}: {reason}") from None
-    try:
-        return handle.load()
-    except Exception as exc:
-        raise BrainsnnError(f"cannot read {path}: {exc}") from None
-    finally:
-        handle.close()
 
 
 @click.command("figures")
@@ -95,16 +67,17 @@ def _open(path: Path):
     "--only",
     multiple=True,
     metavar="NAME",
-    help="Draw only this figure: weights, trace, class_response, assignment, or accuracy (the "
-    "Markdown table). Repeatable or comma-separated. Default: every figure the results support.",
+    help="Draw only this figure: weights, trace, class_response, assignment, learning_curves, "
+    "confusion, raster, first_spike_times, thresholds, wins, or accuracy (the Markdown and LaTeX "
+    "table). Repeatable or comma-separated. Default: every figure the results support.",
 )
 def figures(
     results: tuple[Path, ...], out: Path, formats: tuple[str, ...], only: tuple[str, ...]
 ) -> None:
     """Publication figures (PDF/PNG/SVG) from saved results; Brian2 is not needed.
 
-    Each RESULTS is a results.nc file or a run directory containing one. Every figure whose
-    variables the dataset has is drawn:
+    Each RESULTS is a results.nc file, a run directory containing one, or a k-fold / grid search
+    directory (its summary.nc). Every figure whose variables the dataset has is drawn:
 
     \b
       weights         weight image of each output neuron: weights (output_neuron, input),
@@ -116,14 +89,30 @@ def figures(
                       (output_neuron, class)
       assignment      neurons assigned to each class, and unassigned ones: assignment
                       (output_neuron, -1 = unassigned)
-      accuracy        <run>_accuracy.md: test accuracy mean ± std over repeats, from
-                      test_accuracy (repeat)
+      learning_curves train, validation and test accuracy per epoch: test_accuracy
+                      (epoch), optional train_accuracy, validation_accuracy
+      confusion       confusion matrix of the test set: test_label, test_prediction
+      raster          first output spikes of one test sample per class, winner ringed:
+                      test_first_spike_time (test_sample, output_neuron), test_label,
+                      neuron_class, optional test_potential and neuron_nontarget
+      first_spike_times
+                      decision time (first output spike, units of T) per true class:
+                      test_first_spike_time, test_label
+      thresholds      final thresholds per neuron grouped by class: test_threshold,
+                      neuron_class, optional training_threshold and neuron_nontarget
+      wins            test samples decided by each neuron, own class or not:
+                      test_first_spike_time, test_label, neuron_class
+      accuracy        <run>_accuracy.md and .tex: train/validation/test accuracy (%) mean
+                      ± std over folds, seeds or repeats (a k-fold summary.nc, an
+                      unsupervised run's test_accuracy (repeat)), the last epoch of a
+                      single run, or a grid search's points ranked by validation accuracy
 
     Prints the path of every file written.
     """
+    from brainsnn.analysis.loading import read_dataset, results_file
+    from brainsnn.analysis.tables import has_summary_table, summary_table
     from brainsnn.figures.registry import FIGURES, available, needed_variables
     from brainsnn.figures.style import check_formats, save
-    from brainsnn.figures.unsupervised import test_accuracy_table
 
     chosen_formats = check_formats(_split(formats) or DEFAULT_FORMATS.split(","))
     choices = [*FIGURES, ACCURACY]
@@ -138,19 +127,17 @@ def figures(
     runs: list[_Run] = []
     for argument in results:
         path = results_file(argument)
-        dataset = _open(path)
+        dataset = read_dataset(path)
         run = _Run(path, run_name(argument, path), dataset)
         supported = available(dataset)
-        has_table = "test_accuracy" in dataset.variables and dataset["test_accuracy"].dims in (
-            (),
-            ("repeat",),
-        )
+        has_table = has_summary_table(dataset)
         if wanted:
             for name in wanted:
                 if name == ACCURACY:
                     if not has_table:
                         raise BrainsnnError(
-                            f"{path}: no accuracy table: needs variable test_accuracy (repeat)"
+                            f"{path}: no accuracy table: needs accuracy variables with at most "
+                            "an epoch and a fold, seed, repeat or point dim"
                         )
                 elif name not in supported:
                     raise BrainsnnError(
@@ -163,8 +150,8 @@ def figures(
             run.figures, run.table = supported, has_table
             if not supported and not has_table:
                 raise BrainsnnError(
-                    f"{path}: {RESULTS_NAME} has none of the variables these figures need: "
-                    f"{', '.join([*needed_variables(), 'test_accuracy (repeat)'])}"
+                    f"{path}: {path.name} has none of the variables these figures need: "
+                    f"{', '.join([*needed_variables(), 'test_accuracy'])}"
                 )
         runs.append(run)
     names: dict[str, Path] = {}
@@ -183,6 +170,8 @@ def figures(
                 click.echo(str(written))
         if run.table:
             out.mkdir(parents=True, exist_ok=True)
-            path = out / f"{run.name}_{ACCURACY}.md"
-            path.write_text(f"# {run.name}\n\n{test_accuracy_table(run.dataset)}", encoding="utf-8")
-            click.echo(str(path))
+            table = summary_table(run.dataset, caption=f"Accuracy of {run.name}")
+            for suffix, text in zip(TABLE_SUFFIXES, (table.markdown(), table.latex()), strict=True):
+                path = out / f"{run.name}_{ACCURACY}{suffix}"
+                path.write_text(text, encoding="utf-8")
+                click.echo(str(path))

@@ -8,12 +8,12 @@ variables it needs; ``brainsnn figures`` then draws it for every results.nc that
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import xarray as xr
 from matplotlib.figure import Figure
 
-from brainsnn.figures import unsupervised
+from brainsnn.figures import readout, unsupervised
 
 
 @dataclass(frozen=True)
@@ -22,19 +22,27 @@ class FigureSpec:
 
     ``requires``: dataset variables (data or coordinate) that must all be present;
     ``make``: draws the figure from the dataset; ``size``: ``"single"`` or ``"double"`` column
-    width, what the figure is designed for; ``description``: one line for help texts.
+    width, what the figure is designed for; ``description``: one line for help texts;
+    ``dims``: a dimension some required variables must have (``{"test_accuracy": "epoch"}``).
     """
 
     requires: tuple[str, ...]
     make: Callable[[xr.Dataset], Figure]
     size: str
     description: str = ""
+    dims: dict[str, str] = field(default_factory=dict)
 
     def applies(self, ds: xr.Dataset) -> bool:
-        return all(name in ds.variables for name in self.requires)
+        return not self.missing(ds)
 
     def missing(self, ds: xr.Dataset) -> list[str]:
-        return [name for name in self.requires if name not in ds.variables]
+        """The required variables ``ds`` lacks, as ``name`` or ``name (with dim D)``."""
+        return [
+            name if name not in self.dims else f"{name} (with dim {self.dims[name]})"
+            for name in self.requires
+            if name not in ds.variables
+            or (name in self.dims and self.dims[name] not in ds[name].dims)
+        ]
 
 
 FIGURES: dict[str, FigureSpec] = {
@@ -61,6 +69,43 @@ FIGURES: dict[str, FigureSpec] = {
         unsupervised.assignment_summary,
         "single",
         "number of neurons assigned to each class, and unassigned (assignment)",
+    ),
+    "learning_curves": FigureSpec(
+        ("test_accuracy", "epoch"),
+        readout.learning_curves,
+        "single",
+        "train, validation and test accuracy per epoch (test_accuracy (epoch))",
+        {"test_accuracy": "epoch"},
+    ),
+    "confusion": FigureSpec(
+        ("test_label", "test_prediction"),
+        readout.confusion_heatmap,
+        "single",
+        "confusion matrix of the test set (test_label, test_prediction)",
+    ),
+    "raster": FigureSpec(
+        ("test_first_spike_time", "test_label", "neuron_class"),
+        readout.first_spike_raster,
+        "double",
+        "first output spikes of one test sample per class (test_first_spike_time)",
+    ),
+    "first_spike_times": FigureSpec(
+        ("test_first_spike_time", "test_label"),
+        readout.first_spike_times,
+        "single",
+        "decision time (first output spike) per true class (test_first_spike_time)",
+    ),
+    "thresholds": FigureSpec(
+        ("test_threshold", "neuron_class"),
+        readout.neuron_thresholds,
+        "double",
+        "final test and training thresholds per neuron, by class (test_threshold)",
+    ),
+    "wins": FigureSpec(
+        ("test_first_spike_time", "test_label", "neuron_class"),
+        readout.neuron_wins,
+        "double",
+        "test samples decided by each neuron, correct or not (test_first_spike_time)",
     ),
 }
 
