@@ -22,7 +22,7 @@ from brainsnn.errors import BrainsnnError
 from brainsnn.modellib import compose, find_model_file
 from brainsnn.protocol import Protocol, load_models, resolve_parameters
 from brainsnn.reference import initial_weights
-from brainsnn.results import make_dataset, write_atomic
+from brainsnn.results import make_dataset, trace_values, with_trace_coordinates, write_atomic
 from brainsnn.training import Progress, Trainer, concatenate_results, initial_state
 
 log = logging.getLogger("brainsnn")
@@ -52,6 +52,8 @@ def build_layout(protocol: Protocol, data: PreparedData) -> ReadoutLayout:
         raise BrainsnnError("network.nontarget_per_class must be smaller than neurons_per_class")
     texts = tuple((name, find_model_file(name).read_text()) for name in network.models)
     duration = resolve_duration(protocol)
+    traces = protocol.recording.traces
+    n_outputs = data.n_classes * network.neurons_per_class
     return ReadoutLayout(
         n_inputs=data.n_inputs,
         n_classes=data.n_classes,
@@ -61,6 +63,7 @@ def build_layout(protocol: Protocol, data: PreparedData) -> ReadoutLayout:
         chunk_size=min(protocol.training.chunk_size, max(len(data.train), len(data.test))),
         sample_duration_s=duration,
         model_texts=texts,
+        trace_variables=traces.checked_variables(n_outputs) if traces else (),
     )
 
 
@@ -135,12 +138,16 @@ def collect_results(
     if "theta_train" in state:
         values["training_threshold"] = state["theta_train"]
     last = trainer.last_test
+    traces: dict[str, np.ndarray] = {}
     if last is not None:
         values["test_prediction"] = last.prediction
         if last.first_spike_time is not None:
             values["test_first_spike_time"] = last.first_spike_time
             values["test_potential"] = last.potential
-    return make_dataset(values, attrs)
+        if last.trace is not None and len(last.trace.neurons):
+            traces = last.trace.as_records()
+            values.update(trace_values(traces))
+    return with_trace_coordinates(make_dataset(values, attrs), traces)
 
 
 def run_protocol(
@@ -188,6 +195,7 @@ def run_protocol(
         record_test=protocol.recording.test_outputs,
         seed=protocol.seed,
         stop_below=protocol.training.stop_below,
+        trace=_trace_request(protocol),
     )
     trainer.train(progress, checkpoint)
     if trainer.last_test is None:  # resumed a finished run: evaluate the final model once
@@ -198,9 +206,16 @@ def run_protocol(
     return RunOutcome(directory, dataset)
 
 
+def _trace_request(protocol: Protocol) -> tuple[list[int], int] | None:
+    traces = protocol.recording.traces
+    return (traces.neurons, traces.samples) if traces else None
+
+
 def _final_test(trainer: Trainer, progress: Progress):
     return concatenate_results(
-        trainer.present(trainer.data.test, progress, False, trainer.record_test, "test")
+        trainer.present(
+            trainer.data.test, progress, False, trainer.record_test, "test", trace=trainer.trace
+        )
     )
 
 

@@ -147,6 +147,27 @@ class TrainingSection(_Section):
     )
 
 
+class TraceSection(_Section):
+    """Membrane traces of a few output neurons, every step of the first test samples (opt-in)."""
+
+    neurons: list[int] = Field(description="output neuron indices to record")
+    samples: int = Field(3, ge=1, description="record the first n test samples (of one test pass)")
+    potential: str = Field("v", description="output variable holding the membrane potential")
+    threshold: str = Field(
+        "theta", description="output variable holding the threshold (Diehl & Cook: vt)"
+    )
+
+    def checked_variables(self, n_outputs: int) -> tuple[str, str]:
+        """(potential, threshold) variable names, after checking the neurons exist."""
+        for neuron in self.neurons:
+            if not 0 <= neuron < n_outputs:
+                raise ConfigError(
+                    f"recording.traces.neurons: {neuron} is not an output neuron "
+                    f"(0 to {n_outputs - 1})"
+                )
+        return self.potential, self.threshold
+
+
 class RecordingSection(_Section):
     """What is stored per sample in results.nc."""
 
@@ -154,6 +175,7 @@ class RecordingSection(_Section):
         True,
         description="first-spike times and potentials of every output neuron for every test sample",
     )
+    traces: TraceSection | None = Field(None, description="membrane traces (opt-in)")
 
 
 class DeviceSection(_Section):

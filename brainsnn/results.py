@@ -63,6 +63,45 @@ VARIABLES: dict[str, VariableSpec] = {
 }
 
 
+#: Opt-in membrane traces (both engines); units are set from the record ("mV" or "1").
+TRACE_VARIABLES: dict[str, VariableSpec] = {
+    "trace_v": VariableSpec(
+        ("trace_neuron", "trace_time"), "", "membrane potential of traced output neurons"
+    ),
+    "trace_threshold": VariableSpec(
+        ("trace_neuron", "trace_time"), "", "firing threshold of traced output neurons"
+    ),
+    "trace_sample": VariableSpec(
+        ("trace_time",), "1", "test sample presented at each trace time point"
+    ),
+}
+VARIABLES.update(TRACE_VARIABLES)
+
+
+def trace_values(records: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Dataset variables from ``trace/<field>`` records (empty if nothing was traced)."""
+    if "trace/potential" not in records:
+        return {}
+    return {
+        "trace_v": records["trace/potential"],
+        "trace_threshold": records["trace/threshold"],
+        "trace_sample": records["trace/sample"],
+    }
+
+
+def with_trace_coordinates(dataset: xr.Dataset, records: dict[str, np.ndarray]) -> xr.Dataset:
+    """Add the trace coordinates (time in ms, neuron) and the traces' units, if traced."""
+    if "trace_v" not in dataset:
+        return dataset
+    dataset = dataset.assign_coords(
+        trace_time=("trace_time", records["trace/time"] * 1e3, {"units": "ms"}),
+        trace_neuron=("trace_neuron", records["trace/neurons"]),
+    )
+    for name in ("trace_v", "trace_threshold"):
+        dataset[name].attrs["units"] = str(records["trace/units"])
+    return dataset
+
+
 def make_dataset(
     values: dict[str, np.ndarray],
     attrs: dict[str, object],

@@ -43,6 +43,14 @@ def _is_section(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
+def _optional_section(annotation: Any) -> type[BaseModel] | None:
+    """The section of an opt-in field typed ``Section | None``, else None."""
+    if typing.get_origin(annotation) in (types.UnionType, typing.Union):
+        sections = [arg for arg in typing.get_args(annotation) if _is_section(arg)]
+        return sections[0] if len(sections) == 1 else None
+    return None
+
+
 def _type_name(annotation: Any) -> str:
     """A readable name for a field's type annotation."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
@@ -95,16 +103,19 @@ def _section(
     for name, info in model.model_fields.items():
         key = f"{prefix}{name}"
         if _is_section(info.annotation):
-            nested.append((key, info))
+            nested.append((key, info.annotation, info.is_required(), ""))
             continue
+        opt_in = _optional_section(info.annotation)
+        if opt_in is not None:
+            nested.append((key, opt_in, False, " (when set)"))
         description = info.description or FALLBACK_DESCRIPTIONS.get(key, "")
         lines.append(
             f"| `{key}` | {_cell(_type_name(info.annotation))}{_constraints(info)} | "
             f"{_cell(_default(info))} | {_cell(description)} |"
         )
     lines.append("")
-    for key, info in nested:
-        lines += _section(f"{key}.", info.annotation, f"`{key}`", info.is_required(), suffix)
+    for key, section, section_required, when in nested:
+        lines += _section(f"{key}.", section, f"`{key}`{when}", section_required, suffix)
     return lines
 
 

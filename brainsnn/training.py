@@ -180,6 +180,7 @@ class Trainer:
         record_test: bool = True,
         seed: int = 0,
         stop_below: float | None = None,
+        trace: tuple[list[int], int] | None = None,
     ) -> None:
         self.backend = backend
         self.data = data
@@ -193,6 +194,7 @@ class Trainer:
         self.composed = backend.composed
         self.constants = backend.layout.constants()
         self.mask_parameter = self.composed["outputs"].sample_masks
+        self.trace = trace  # (neurons, samples) traced at the start of every test pass
         self.last_test: ChunkResult | None = None
 
     def present(
@@ -204,8 +206,12 @@ class Trainer:
         label: str,
         after_chunk: Callable[[int, ChunkResult], None] | None = None,
         first_chunk: int = 0,
+        trace: tuple[list[int], int] | None = None,
     ) -> list[ChunkResult]:
-        """Simulate a split chunk by chunk; learning updates ``progress.state`` in place."""
+        """Simulate a split chunk by chunk; learning updates ``progress.state`` in place.
+
+        ``trace`` = (neurons, samples): membrane traces over the split's first samples.
+        """
         results = []
         parts = chunks(split, self.chunk_size, self.data.time_steps)
         done = min(first_chunk * self.chunk_size, len(split))
@@ -226,7 +232,12 @@ class Trainer:
                         self.seed, progress.epoch, number, shape, probability
                     )
                 result = self.backend.run_chunk(
-                    chunk, progress.state, progress.parameters, learning, record
+                    chunk,
+                    progress.state,
+                    progress.parameters,
+                    learning,
+                    record,
+                    trace if number == 0 else None,
                 )
                 if learning:
                     progress.state = result.state
@@ -268,7 +279,12 @@ class Trainer:
                 data.validation,
             )
             test_results = self.present(
-                data.test, progress, False, self.record_test, f"{epoch_label} test"
+                data.test,
+                progress,
+                False,
+                self.record_test,
+                f"{epoch_label} test",
+                trace=self.trace,
             )
             self.last_test = concatenate_results(test_results)
             test = self.accuracy(test_results, data.test)
@@ -347,5 +363,9 @@ def concatenate_results(results: list[ChunkResult]) -> ChunkResult:
         return None if parts[0] is None else np.concatenate(parts)
 
     return ChunkResult(
-        stack("prediction"), stack("first_spike_time"), stack("potential"), results[-1].state
+        stack("prediction"),
+        stack("first_spike_time"),
+        stack("potential"),
+        results[-1].state,
+        results[0].trace,
     )

@@ -24,6 +24,7 @@ TINY = [
     "training.chunk_size=50",
     "training.max_epochs=2",
     "training.patience=0",
+    "recording.traces={neurons: [0, 5], samples: 2}",
 ]
 
 
@@ -64,18 +65,41 @@ def test_runtime_and_cpp_give_the_same_decisions(tiny_runs):
     np.testing.assert_array_equal(runtime.train_accuracy, cpp.train_accuracy)
     np.testing.assert_allclose(runtime.weights, cpp.weights, atol=1e-12)
     np.testing.assert_allclose(runtime.test_first_spike_time, cpp.test_first_spike_time)
+    np.testing.assert_allclose(runtime.trace_v, cpp.trace_v, atol=1e-12)
+
+
+def test_membrane_traces_agree_with_the_per_sample_records(tiny_runs):
+    """Traced v passes through the recorded potential at the first spike; theta is the test one."""
+    data = tiny_runs["cpp"].dataset
+    assert data.trace_v.dims == ("trace_neuron", "trace_time")
+    assert data.trace_time.attrs["units"] == "ms"
+    assert data.trace_neuron.values.tolist() == [0, 5]
+    assert sorted(set(data.trace_sample.values.tolist())) == [0, 1]
+    steps = data.sizes["trace_time"] // 2
+    for neuron in (0, 5):
+        trace = data.trace_v.sel(trace_neuron=neuron).values
+        threshold = data.trace_threshold.sel(trace_neuron=neuron).values
+        np.testing.assert_allclose(threshold, float(data.test_threshold[neuron]))
+        for sample in (0, 1):
+            window = trace[sample * steps : (sample + 1) * steps]
+            potential = float(data.test_potential[sample, neuron])
+            assert np.isclose(window, potential, rtol=1e-9).any()
+            fired = float(data.test_first_spike_time[sample, neuron]) < 1
+            assert fired == bool((window > threshold[0]).any())
 
 
 def test_results_file_is_self_describing(tiny_runs):
     path = tiny_runs["cpp"].directory / "results.nc"
     with xr.open_dataset(path) as data:
         for name, variable in data.data_vars.items():
-            assert variable.attrs["units"] == VARIABLES[name].units
+            declared = VARIABLES[name].units or "1"  # traces: "1" (weight units) or "mV"
+            assert variable.attrs["units"] == declared
             assert variable.attrs["long_name"]
         assert data.sizes["epoch"] == 2
         assert data.epoch.values.tolist() == [1, 2]
         assert data.sizes["test_sample"] == 60
         assert data.test_first_spike_time.dims == ("test_sample", "output_neuron")
+        assert data.trace_v.attrs["units"] == "1"  # weight units (a voltage would be mV)
         for key in (
             "brian2_version",
             "numpy_version",

@@ -1,6 +1,7 @@
 """``brainsnn.figures``: publication figures from a saved results.nc, without Brian2.
 
-Everything runs on a small synthetic dataset written in the test (nothing is simulated).
+The unsupervised figures run on a small synthetic dataset written in the test; the readout
+figures on the results of a tiny real NCG run on digits (device runtime, a few seconds).
 """
 
 from __future__ import annotations
@@ -19,9 +20,16 @@ from click.testing import CliRunner, Result
 from matplotlib.image import AxesImage
 from PIL import Image
 
+from brainsnn.analysis import (
+    confusion_matrix,
+    decision_times,
+    first_spike_distribution,
+    open_results,
+    win_counts,
+)
 from brainsnn.cli import main
 from brainsnn.errors import BrainsnnError
-from brainsnn.figures import registry, style
+from brainsnn.figures import readout, registry, style
 from brainsnn.figures.unsupervised import (
     assignment_summary,
     class_response_bars,
@@ -36,7 +44,27 @@ TEST_ACCURACY = [0.75, 1.0]
 TRACE_NEURONS = [0, 2, 4]
 N_TRACE = 20
 TRACE_DT_MS = 0.5
-FIGURE_NAMES = ["weights", "trace", "class_response", "assignment"]
+FIGURE_NAMES = ["weights", "trace", "class_response", "assignment", "confusion"]
+READOUT_FIGURES = [
+    "weights",
+    "learning_curves",
+    "confusion",
+    "raster",
+    "first_spike_times",
+    "thresholds",
+    "wins",
+]
+ROOT = Path(__file__).resolve().parent.parent
+DIGITS = ROOT / "protocols" / "ncg_digits.yaml"
+TINY_READOUT = [
+    "data.train_subset=60",
+    "data.test_subset=30",
+    "data.validation_fraction=0.25",
+    "training.chunk_size=50",
+    "training.max_epochs=2",
+    "training.patience=0",
+    "device.name=runtime",
+]
 
 
 def make_dataset(n_neurons: int = N_NEURONS, seed: int = 0) -> xr.Dataset:
@@ -307,6 +335,7 @@ def test_registry_available(ds):
         "weights",
         "class_response",
         "assignment",
+        "confusion",
     ]
     assert registry.available(xr.Dataset({"x": ("a", [1])})) == []
     assert all(spec.size in style.SIZES for spec in registry.FIGURES.values())
@@ -320,16 +349,18 @@ def test_figures_command_writes_every_figure_and_the_table(run_dir, tmp_path):
     result = invoke("figures", run_dir, "--out", out)
     assert result.exit_code == 0, result.output
     expected = [out / f"run1_{name}.{ext}" for name in FIGURE_NAMES for ext in ("pdf", "png")]
-    expected.append(out / "run1_accuracy.md")
+    expected += [out / "run1_accuracy.md", out / "run1_accuracy.tex"]
     for path in expected:
         assert path.is_file() and path.stat().st_size > 0, path
     assert sorted(out.iterdir()) == sorted(expected)
     assert result.output.splitlines() == [str(path) for path in expected]
     text = (out / "run1_accuracy.md").read_text(encoding="utf-8")
-    values = np.array(TEST_ACCURACY)
+    values = 100 * np.array(TEST_ACCURACY)
     mean, std = values.sum() / values.size, np.sqrt(((values - values.mean()) ** 2).mean())
-    assert text.startswith("# run1\n")
-    assert f"{mean:.4f} ± {std:.4f} | {values.size} |" in text
+    assert text.startswith("**Accuracy of run1**\n")
+    assert f"| test | {mean:.2f} ± {std:.2f} | {values.size} |" in text
+    latex = (out / "run1_accuracy.tex").read_text(encoding="utf-8")
+    assert rf"test & {mean:.2f} $\pm$ {std:.2f} & {values.size} \\" in latex
 
 
 def test_figures_command_accepts_the_results_file(run_dir, tmp_path):
@@ -385,7 +416,7 @@ def test_figures_command_unknown_only_and_format(run_dir, tmp_path):
     assert_clean_error(
         invoke("figures", run_dir, "--out", out, "--only", "weight"),
         "unknown figure 'weight'",
-        "weights, trace, class_response, assignment, accuracy",
+        f"choose from {', '.join([*registry.FIGURES, 'accuracy'])}",
     )
     assert_clean_error(
         invoke("figures", run_dir, "--out", out, "--format", "pdf,jpg"),
@@ -403,7 +434,7 @@ def test_figures_command_unreadable_file(tmp_path):
 
 
 def test_figures_command_nothing_applicable(tmp_path):
-    run = write_run(tmp_path / "other", xr.Dataset({"train_accuracy": ("epoch", [0.5, 0.6])}))
+    run = write_run(tmp_path / "other", xr.Dataset({"epoch_wall_time": ("epoch", [0.5, 0.6])}))
     assert_clean_error(
         invoke("figures", run, "--out", tmp_path / "o"),
         "results.nc has none of the variables these figures need: weights, trace_v",
@@ -437,8 +468,11 @@ def test_figures_help_documents_every_option_and_figure():
     assert "figures" in invoke("--help").output
 
 
-def test_figures_never_import_brian2(run_dir, tmp_path):
-    """Plotting reads saved datasets only: the command and the functions never load Brian2."""
+def test_figures_never_import_brian2(run_dir, readout_run, tmp_path):
+    """Plotting reads saved datasets only: the command and the functions never load Brian2.
+
+    The command draws every unsupervised and readout figure (and the tables) here.
+    """
     script = textwrap.dedent(
         f"""
         import json, sys
@@ -446,8 +480,8 @@ def test_figures_never_import_brian2(run_dir, tmp_path):
         from click.testing import CliRunner
         from brainsnn.cli import main
         import brainsnn.figures as figures
-        result = CliRunner().invoke(main, ["figures", {str(run_dir)!r}, "--out",
-                                           {str(tmp_path / "sub")!r}, "--format", "png"])
+        result = CliRunner().invoke(main, ["figures", {str(run_dir)!r}, {str(readout_run)!r},
+                                           "--out", {str(tmp_path / "sub")!r}, "--format", "png"])
         ds = xr.load_dataset({str(run_dir / "results.nc")!r})
         for make in (figures.weight_images, figures.membrane_trace,
                      figures.class_response_bars, figures.assignment_summary):
@@ -466,4 +500,156 @@ def test_figures_never_import_brian2(run_dir, tmp_path):
     assert report["exit_code"] == 0, report["output"]
     assert report["brian2"] == []
     assert not report["pyplot"]  # no pyplot state: Figure objects only
-    assert len(list((tmp_path / "sub").iterdir())) == len(FIGURE_NAMES) + 1
+    drawn = len(FIGURE_NAMES) + len(READOUT_FIGURES) + 2 * 2  # figures, then .md and .tex each
+    assert len(list((tmp_path / "sub").iterdir())) == drawn
+
+
+# --- readout figures from a tiny real run ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def readout_run(build_root, tmp_path_factory) -> Path:
+    """A tiny NCG run on digits (runtime device: nothing to compile), 2 epochs, 30 test samples."""
+    from brainsnn.experiment import run_protocol
+    from brainsnn.protocol import load_protocol
+
+    protocol = load_protocol(DIGITS, [*TINY_READOUT, f"device.build_dir={build_root}"])
+    out = tmp_path_factory.mktemp("readout") / "ncg_tiny"
+    run_protocol(protocol, out=str(out), show_progress=False)
+    return out
+
+
+@pytest.fixture
+def readout_ds(readout_run) -> xr.Dataset:
+    return open_results(readout_run)
+
+
+def test_readout_figures_command_draws_every_readout_figure_and_the_tables(readout_run, tmp_path):
+    out = tmp_path / "figs"
+    result = invoke("figures", readout_run, "--out", out, "--format", "png")
+    assert result.exit_code == 0, result.output
+    expected = [out / f"ncg_tiny_{name}.png" for name in READOUT_FIGURES]
+    expected += [out / "ncg_tiny_accuracy.md", out / "ncg_tiny_accuracy.tex"]
+    assert result.output.splitlines() == [str(path) for path in expected]
+    assert all(path.stat().st_size > 0 for path in expected)
+    with Image.open(out / "ncg_tiny_raster.png") as image:
+        assert image.width > image.height  # two-column figure
+    run = open_results(readout_run)
+    markdown = (out / "ncg_tiny_accuracy.md").read_text(encoding="utf-8")
+    assert f"| test | {100 * float(run.test_accuracy[-1]):.2f} |" in markdown
+    assert r"\begin{tabular}{lr}" in (out / "ncg_tiny_accuracy.tex").read_text(encoding="utf-8")
+
+
+def test_learning_curves_of_a_run_and_of_folds(readout_ds):
+    (ax,) = readout.learning_curves(readout_ds).axes
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", "accuracy (%)")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "validation", "test"]
+    np.testing.assert_allclose(ax.get_lines()[2].get_ydata(), 100 * readout_ds.test_accuracy)
+    shorter = readout_ds.isel(epoch=slice(0, 1))
+    folds = xr.concat(
+        [readout_ds.expand_dims(fold=[0]), shorter.expand_dims(fold=[1])], "fold", join="outer"
+    )
+    (ax,) = readout.learning_curves(folds).axes
+    assert "mean ± std over 2 folds" in ax.get_title()
+    assert len(ax.collections) == 3  # one std band per curve
+    mean = 100 * folds.test_accuracy.mean("fold", skipna=True).values
+    np.testing.assert_allclose(ax.get_lines()[2].get_ydata(), mean)
+
+
+def test_confusion_heatmap_matches_the_confusion_matrix(readout_ds):
+    figure = readout.confusion_heatmap(readout_ds)
+    (ax,) = image_axes(figure)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted class", "true class")
+    counts = confusion_matrix(readout_ds).values
+    assert counts.sum() == readout_ds.sizes["test_sample"]
+    np.testing.assert_allclose(ax.get_images()[0].get_array(), counts / counts.sum(1, keepdims=1))
+    assert sum(int(text.get_text()) for text in ax.texts) == counts.sum()
+    correct = int((readout_ds.test_prediction == readout_ds.test_label).sum())
+    assert f"({correct}/{counts.sum()} correct)" in ax.get_title()
+    colorbar = next(ax for ax in figure.axes if ax.get_label() == "<colorbar>")
+    assert colorbar.get_ylabel() == "fraction of the true class"
+
+
+def test_first_spike_raster_one_sample_per_class_with_winners(readout_ds):
+    (ax,) = readout.first_spike_raster(readout_ds).axes
+    assert ax.get_xlabel().startswith("first-spike time in each test sample's window")
+    assert ax.get_ylabel() == "output neuron (class group)"
+    labels = readout_ds.test_label.values
+    samples = readout.raster_samples(readout_ds)
+    assert labels[samples].tolist() == sorted(set(labels.tolist()))
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    predictions = readout_ds.test_prediction.values[samples]
+    assert ticks == [f"{y}→{p}" for y, p in zip(labels[samples], predictions, strict=True)]
+    times = readout_ds.test_first_spike_time.values[samples]
+    dots = sum(len(c.get_offsets()) for c in ax.collections if c.get_sizes()[0] < 40)
+    assert dots == int((times < 1).sum())
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "winner"
+
+
+def test_first_spike_times_heatmap_per_class_with_medians(readout_ds):
+    figure = readout.first_spike_times(readout_ds)
+    (ax,) = image_axes(figure)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("first output spike (T; 1 = none)", "true class")
+    fractions = first_spike_distribution(readout_ds, normalize=True)
+    np.testing.assert_allclose(ax.get_images()[0].get_array(), fractions.values)
+    assert fractions.sizes["time"] == 17  # digits: 16 input steps, times 0..1 in steps of 1/16
+    times, labels = decision_times(readout_ds).values, readout_ds.test_label.values
+    (medians,) = ax.collections
+    classes = sorted(set(labels.tolist()))
+    np.testing.assert_allclose(
+        medians.get_offsets()[:, 0], [np.median(times[labels == c]) for c in classes]
+    )
+    colorbar = next(ax for ax in figure.axes if ax.get_label() == "<colorbar>")
+    assert colorbar.get_ylabel() == "fraction of the class"
+
+
+def test_neuron_thresholds_grouped_by_class(readout_ds):
+    (ax,) = readout.neuron_thresholds(readout_ds).axes
+    assert ax.get_xlabel() == "output neuron (class group)"
+    assert ax.get_ylabel() == "threshold (weight units)"
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(c) for c in range(10)]
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), readout_ds.test_threshold)
+    points = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections])
+    np.testing.assert_allclose(np.sort(points), np.sort(readout_ds.training_threshold.values))
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["test threshold", "training threshold", "training threshold, non-target"]
+
+
+def test_neuron_wins_count_every_test_sample(readout_ds):
+    (ax,) = readout.neuron_wins(readout_ds).axes
+    assert (ax.get_xlabel(), ax.get_ylabel()) == (
+        "output neuron (class group)",
+        "test samples decided",
+    )
+    heights = np.array([patch.get_height() for patch in ax.patches])
+    assert heights.sum() == readout_ds.sizes["test_sample"]
+    wins = win_counts(readout_ds)
+    own = heights[: wins.sizes["output_neuron"]]  # first the own-class bars, neuron order
+    correct = int((readout_ds.test_prediction == readout_ds.test_label).sum())
+    assert own.sum() == correct
+
+
+def test_kfold_and_grid_directories_give_accuracy_tables(tmp_path):
+    kfold = tmp_path / "kf"
+    kfold.mkdir()
+    xr.Dataset(
+        {"test_accuracy": ("fold", [0.9, 0.8]), "validation_accuracy": ("fold", [1.0, 0.9])},
+        coords={"fold": [0, 1]},
+    ).to_netcdf(kfold / "summary.nc")
+    grid = tmp_path / "gs"
+    grid.mkdir()
+    xr.Dataset(
+        {"test_accuracy": ("point", [0.7, 0.8]), "validation_accuracy": ("point", [0.7, 0.9])},
+        coords={"point": [0, 1], "gap": ("point", [0.1, 0.2])},
+        attrs={"swept_keys": "gap"},
+    ).to_netcdf(grid / "summary.nc")
+    out = tmp_path / "figs"
+    result = invoke("figures", kfold, grid, "--out", out)
+    assert result.exit_code == 0, result.output
+    names = ["kf_accuracy.md", "kf_accuracy.tex", "gs_accuracy.md", "gs_accuracy.tex"]
+    assert result.output.splitlines() == [str(out / name) for name in names]
+    assert "| test | 85.00 ± 5.00 | 2 |" in (out / "kf_accuracy.md").read_text(encoding="utf-8")
+    grid_md = (out / "gs_accuracy.md").read_text(encoding="utf-8")
+    assert "| rank | point | gap | validation (%) | test (%) | epochs |" in grid_md
+    assert "| 1 | 1 | 0.2 | 90.00 | 80.00 | – |" in grid_md
+    assert r"1 & 1 & 0.2 & 90.00 & 80.00 & -- \\" in (out / "gs_accuracy.tex").read_text()

@@ -26,6 +26,7 @@ from brian2.utils.filelock import FileLock
 
 from brainsnn.engine.layout import ReadoutLayout
 from brainsnn.engine.network import ReadoutNetwork, build_network
+from brainsnn.engine.traces import TraceRecord, read_trace, trace_assignments
 from brainsnn.errors import BrainsnnError
 from brainsnn.modellib import NEURON_ROLES, ComposedGroup
 
@@ -59,6 +60,7 @@ class ChunkResult:
     first_spike_time: np.ndarray | None  # (n, N) units of T, 1 = silent
     potential: np.ndarray | None  # (n, N) at firing time, or final if silent
     state: dict[str, np.ndarray]
+    trace: TraceRecord | None = None  # traced neurons, every step of the first samples
 
 
 def per_sample(
@@ -253,7 +255,9 @@ class Backend:
         """(role, variable) of every persistent state variable."""
         return [(role, name) for name, role in net.persistent_owner.items()]
 
-    def _read(self, net: ReadoutNetwork, chunk: ChunkInput, record_outputs: bool) -> ChunkResult:
+    def _read(
+        self, net: ReadoutNetwork, chunk: ChunkInput, record_outputs: bool, traced: bool
+    ) -> ChunkResult:
         layout = self.layout
         prediction = per_sample(net.monitors["layer"], "prediction", layout, chunk.n_valid, 1)[:, 0]
         tspike = potential = None
@@ -265,7 +269,13 @@ class Backend:
             name: np.array(getattr(net.groups[role], name)[:])
             for role, name in self.state_variables(net)
         }
-        return ChunkResult(prediction.astype(np.int64), tspike, potential, state)
+        trace = None
+        if traced:
+            variables = layout.trace_variables
+            trace = read_trace(
+                net.monitors["trace"], net.groups["outputs"], variables, "sample_index"
+            )
+        return ChunkResult(prediction.astype(np.int64), tspike, potential, state, trace)
 
     def chunk_values(
         self,
@@ -275,8 +285,13 @@ class Backend:
         parameters: dict[str, float],
         learning: bool,
         record_outputs: bool,
+        trace: tuple[list[int], int] | None = None,
     ) -> ChunkValues:
-        """What a chunk hands to the network: TimedArray values and (group, variable, value)."""
+        """What a chunk hands to the network: TimedArray values and (group, variable, value).
+
+        ``trace`` = (neurons, n_samples): record the layout's trace variables of these output
+        neurons for the chunk's first n_samples samples (layouts with trace variables only).
+        """
         arrays = {net.input_steps: chunk.input_steps, net.sample_labels: chunk.labels}
         if chunk.masks is not None:
             arrays[net.sample_masks] = chunk.masks
@@ -293,6 +308,10 @@ class Backend:
             (groups[role], "learning", float(learning)) for role in NEURON_ROLES if role in groups
         ]
         values.append((groups["outputs"], "record_outputs", float(record_outputs)))
+        if self.layout.trace_variables:
+            neurons, samples = trace or ([], 0)
+            samples = min(samples, chunk.n_valid)
+            values += trace_assignments(groups["outputs"], self.layout.n_outputs, neurons, samples)
         return arrays, values
 
     def run_chunk(
@@ -302,12 +321,15 @@ class Backend:
         parameters: dict[str, float],
         learning: bool,
         record_outputs: bool,
+        trace: tuple[list[int], int] | None = None,
     ) -> ChunkResult:
-        """Simulate one chunk and return its records and the final state."""
+        """Simulate one chunk and return its records and the final state (see chunk_values)."""
         net = self.runner.run(
-            lambda net: self.chunk_values(net, chunk, state, parameters, learning, record_outputs)
+            lambda net: self.chunk_values(
+                net, chunk, state, parameters, learning, record_outputs, trace
+            )
         )
-        return self._read(net, chunk, record_outputs)
+        return self._read(net, chunk, record_outputs, bool(trace and trace[0]))
 
 
 class RuntimeBackend(Backend):

@@ -29,6 +29,7 @@ class ReadoutLayout:
     chunk_size: int
     sample_duration_s: float
     model_texts: tuple[tuple[str, str], ...]  # (model name, file text): a change means a rebuild
+    trace_variables: tuple[str, ...] = ()  # output variables recorded every step when traced
 
     @property
     def n_outputs(self) -> int:

@@ -14,6 +14,7 @@ import brian2 as b2
 import numpy as np
 
 from brainsnn.engine.layout import RECORD_OFFSET, STAGE_OFFSETS, ReadoutLayout
+from brainsnn.engine.traces import TRACE_EQUATIONS, trace_condition, trace_monitor
 from brainsnn.errors import ConfigError
 from brainsnn.modellib import STAGES, ComposedGroup, check_roles
 from brainsnn.units import base_unit
@@ -68,10 +69,10 @@ def parameter_equations(group: ComposedGroup) -> str:
     )
 
 
-def _equations(role: str, group: ComposedGroup) -> str:
+def _equations(role: str, group: ComposedGroup, traced: bool) -> str:
     engine = {
         "inputs": CLOCK_EQUATIONS,
-        "outputs": CLOCK_EQUATIONS + OUTPUT_EQUATIONS,
+        "outputs": CLOCK_EQUATIONS + OUTPUT_EQUATIONS + (TRACE_EQUATIONS if traced else ""),
         "layer": CLOCK_EQUATIONS + LAYER_EQUATIONS,
     }.get(role, "")
     return engine + "\n".join(group.equations) + "\n" + parameter_equations(group)
@@ -90,6 +91,8 @@ def _stage_events(
         events["record"] = f"sample_step == {layout.n_input_steps + RECORD_OFFSET}"
         if role == "outputs":
             events["record"] += " and record_outputs > 0.5"
+    if role == "outputs" and layout.trace_variables:
+        events["trace"] = trace_condition("sample_index")
     return events
 
 
@@ -112,7 +115,7 @@ def _neuron_group(
         kwargs["reset"] = "\n".join(group.reset)
     neurons = b2.NeuronGroup(
         size,
-        _equations(role, group),
+        _equations(role, group, bool(layout.trace_variables)),
         events=events,
         clock=clock,
         method=group.method,
@@ -122,13 +125,15 @@ def _neuron_group(
     if role == "outputs":
         neurons.set_event_schedule("spike", when="after_synapses")
     for stage, code in codes.items():
-        if stage == "record":
+        if stage in ("record", "trace"):
             continue
         neurons.set_event_schedule(stage, when="start", order=ORDER["detect"])
         if code:
             neurons.run_on_event(stage, "\n".join(code), when="start", order=ORDER[role])
     if "record" in events:
         neurons.set_event_schedule("record", when="start", order=ORDER["detect"])
+    if "trace" in events:
+        neurons.set_event_schedule("trace", when="end")
     return neurons
 
 
@@ -249,6 +254,8 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
             outputs, "record", variables=list(OUTPUT_RECORDS), when="end", name="output_records"
         ),
     }
+    if layout.trace_variables:
+        monitors["trace"] = trace_monitor(outputs, layout.trace_variables, "sample_index")
     namespace = {
         "input_steps": input_steps,
         "sample_labels": sample_labels,

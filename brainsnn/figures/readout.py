@@ -26,6 +26,7 @@ from matplotlib.patches import Patch
 from brainsnn.analysis.readout import (
     confusion_matrix,
     decision_times,
+    first_spike_distribution,
     n_classes,
     variable,
     win_counts,
@@ -285,32 +286,47 @@ def first_spike_raster(ds: xr.Dataset) -> Figure:
 def first_spike_times(ds: xr.Dataset) -> Figure:
     """Distribution of the decision time (first output spike, units of T) for each true class.
 
-    Box plots (median, quartiles, whiskers at 1.5 IQR) over the class's test samples; a sample
-    without any output spike counts at 1. Needs ``test_first_spike_time`` and ``test_label``.
+    A class x time heatmap on the simulation's time grid: colour = fraction of the class's test
+    samples whose first output spike came at that time (the bin at 1 holds the samples without
+    any output spike); a white diamond marks each class's median. Needs ``test_first_spike_time``
+    and ``test_label`` (see :func:`brainsnn.analysis.first_spike_distribution`).
     """
+    fractions = first_spike_distribution(ds, normalize=True)
+    grid = fractions["time"].values
+    classes = fractions.sizes["class"]
+    names = _class_names(ds, classes)
+    step = grid[1] - grid[0] if grid.size > 1 else 1.0
+    height = min(max(SINGLE_COLUMN[1], 0.8 + 0.16 * classes), 6.0)
+    figure, ax = new_figure((SINGLE_COLUMN[0], height))
+    image = ax.imshow(
+        fractions.values,
+        aspect="auto",
+        interpolation="nearest",
+        vmin=0,
+        extent=(grid[0] - step / 2, grid[-1] + step / 2, classes - 0.5, -0.5),
+    )
     times = decision_times(ds).values
     labels = np.asarray(variable(ds, "test_label", ("test_sample",)).values, dtype=np.int64)
-    classes = n_classes(ds)
-    names = _class_names(ds, classes)
     present = [c for c in range(classes) if np.any(labels == c)]
-    width = max(SINGLE_COLUMN[0], min(DOUBLE_COLUMN[0], 1.0 + 0.3 * len(present)))
-    figure, ax = new_figure((width, SINGLE_COLUMN[1]))
-    ax.boxplot(
-        [times[labels == c] for c in present],
-        tick_labels=[names[c] for c in present],
-        widths=0.6,
-        patch_artist=True,
-        boxprops={"facecolor": OKABE_ITO[5], "edgecolor": "black", "linewidth": 0.6},
-        medianprops={"color": "black", "linewidth": 1.0},
-        whiskerprops={"linewidth": 0.6},
-        capprops={"linewidth": 0.6},
-        flierprops={"marker": "o", "markersize": 2, "markeredgewidth": 0.4},
+    medians = [float(np.median(times[labels == c])) for c in present]
+    ax.scatter(
+        medians,
+        present,
+        marker="D",
+        s=9,
+        facecolors="white",
+        edgecolors="black",
+        linewidths=0.5,
+        label="median",
     )
-    ax.set_xlabel("true class")
-    ax.set_ylabel("first output spike (T)")
-    ax.set_ylim(0, 1.02)
+    steps = max(1, int(np.ceil(classes / 20)))
+    ax.set_yticks(range(0, classes, steps), names[::steps])
+    ax.set_xlabel("first output spike (T; 1 = none)")
+    ax.set_ylabel("true class")
+    ax.legend(loc="upper right", frameon=True, facecolor="white", edgecolor="none", framealpha=0.9)
+    figure.colorbar(image, ax=ax, label="fraction of the class", shrink=0.9)
     silent = int(np.count_nonzero(times >= 1.0))
-    ax.set_title(f"Decision time per class ({times.size} test samples, {silent} without spike)")
+    ax.set_title(f"Decision time per class ({times.size} samples, {silent} without spike)")
     return figure
 
 
@@ -337,9 +353,13 @@ def neuron_thresholds(ds: xr.Dataset) -> Figure:
         hollow = groups.nontarget[groups.order]
         ax.scatter(x[~hollow], training[~hollow], s=8, color=OWN, linewidths=0)
         ax.scatter(
-            x[hollow], training[hollow], s=8, facecolors="none", edgecolors=NONTARGET,
+            x[hollow],
+            training[hollow],
+            s=8,
+            facecolors="none",
+            edgecolors=NONTARGET,
             linewidths=0.6,
-        )  # fmt: skip
+        )
         handles.append(Line2D([], [], color=OWN, marker="o", linestyle="", markersize=3))
         names.append("training threshold")
         if hollow.any():

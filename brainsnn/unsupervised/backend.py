@@ -9,6 +9,7 @@ import brian2 as b2
 import numpy as np
 
 from brainsnn.engine.backends import ChunkValues, DeviceRunner, make_runner
+from brainsnn.engine.traces import TraceRecord, read_trace, trace_assignments
 from brainsnn.errors import BrainsnnError
 from brainsnn.modellib import ComposedGroup
 from brainsnn.unsupervised.layout import UnsupervisedLayout
@@ -29,18 +30,6 @@ class SampleBatch:
 
     def __len__(self) -> int:
         return len(self.values)
-
-
-@dataclass
-class TraceRecord:
-    """Per-step records of the traced neurons: (neuron, time) arrays; time in s from chunk start."""
-
-    neurons: np.ndarray
-    time: np.ndarray
-    potential: np.ndarray
-    threshold: np.ndarray
-    sample: np.ndarray  # chunk position of the sample at each time point
-    units: str  # of potential and threshold: "mV" for voltages, else "1"
 
 
 @dataclass
@@ -131,30 +120,14 @@ class UnsupervisedBackend:
             counts=table[: len(cursor)][valid],
             retries=retries[valid],
             state=state,
-            trace=self._read_trace(net) if trace else None,
-        )
-
-    def _read_trace(self, net: UnsupervisedNetwork) -> TraceRecord:
-        monitor = net.monitors["trace"]
-        potential_name, threshold_name = self.layout.trace_variables
-        neuron = np.asarray(monitor.i[:])
-        chosen = np.unique(neuron)
-        times = np.asarray(monitor.t_[:])
-        order = np.lexsort((times, neuron))
-        width = len(order) // max(len(chosen), 1)
-
-        def table(values: np.ndarray) -> np.ndarray:
-            return np.asarray(values)[order].reshape(len(chosen), width)
-
-        voltage = net.groups["outputs"].variables[potential_name].dim == b2.volt.dim
-        scale = 1e3 if voltage else 1.0
-        return TraceRecord(
-            neurons=chosen,
-            time=table(times)[0] if len(chosen) else np.zeros(0),
-            potential=table(getattr(monitor, potential_name + "_")[:]) * scale,
-            threshold=table(getattr(monitor, threshold_name + "_")[:]) * scale,
-            sample=table(monitor.at_sample[:])[0] if len(chosen) else np.zeros(0),
-            units="mV" if voltage else "1",
+            trace=read_trace(
+                net.monitors["trace"],
+                net.groups["outputs"],
+                self.layout.trace_variables,
+                "at_sample",
+            )
+            if trace
+            else None,
         )
 
 
@@ -196,13 +169,9 @@ class _Filler:
         ]
         if layout.trace_variables:
             neurons, samples = self.trace or ([], 0)
-            traced = np.zeros(layout.n_outputs)
-            traced[list(neurons)] = 1.0
-            assignments += [
-                (groups["outputs"], "traced", traced),
-                (groups["outputs"], "trace_first", 0),
-                (groups["outputs"], "trace_stop", int(min(samples, len(self.batch)))),
-            ]
+            assignments += trace_assignments(
+                groups["outputs"], layout.n_outputs, neurons, int(min(samples, len(self.batch)))
+            )
         arrays = {net.input_values: values}
         if any("sample_coincidence" in text for _, text in layout.model_texts):
             arrays[net.sample_coincidence] = coincidence  # only a build that uses it knows it

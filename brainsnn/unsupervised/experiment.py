@@ -112,12 +112,6 @@ def build_unsupervised_layout(
     """The compiled structure a protocol needs."""
     chunk = min(protocol.training.chunk_size, max(len(data.train), len(data.test)))
     traces = protocol.recording.traces
-    for neuron in traces.neurons if traces else []:
-        if not 0 <= neuron < protocol.network.outputs:
-            raise ConfigError(
-                f"recording.traces.neurons: {neuron} is not an output neuron "
-                f"(0 to {protocol.network.outputs - 1})"
-            )
     return UnsupervisedLayout(
         n_inputs=data.n_inputs,
         n_outputs=protocol.network.outputs,
@@ -130,7 +124,7 @@ def build_unsupervised_layout(
         model_texts=tuple(
             (name, find_model_file(name).read_text()) for name in protocol.network.models
         ),
-        trace_variables=(traces.potential, traces.threshold) if traces else (),
+        trace_variables=traces.checked_variables(protocol.network.outputs) if traces else (),
     )
 
 
@@ -276,8 +270,7 @@ class UnsupervisedRun:
         append(f"{progress.phase}/retries", records.retries.astype(np.int32))
         trace = records.trace
         if trace is not None and len(trace.neurons):
-            for name in ("neurons", "time", "potential", "threshold", "sample", "units"):
-                progress.records[f"trace/{name}"] = np.asarray(getattr(trace, name))
+            progress.records.update(trace.as_records())
 
     def _finish_phase(self, progress: UnsupervisedProgress) -> None:
         phase, n = progress.phase, max(progress.position, 1)

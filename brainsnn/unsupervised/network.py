@@ -28,6 +28,7 @@ from brainsnn.engine.network import (
     parameter_equations,
     set_chunk_start_values,
 )
+from brainsnn.engine.traces import TRACE_EQUATIONS, trace_condition, trace_monitor
 from brainsnn.errors import ConfigError
 from brainsnn.modellib import ComposedGroup, check_roles
 from brainsnn.unsupervised.layout import (
@@ -60,10 +61,7 @@ ENGINE_EQUATIONS = {
     "idx : integer (constant)\n"
     "at_sample : integer  # chunk position of the sample being presented (for traces)\n"
     "layer_cursor : integer (linked)\n"
-    "layer_done : integer (linked)\n"
-    "traced : 1 (constant)  # 1 for the neurons whose traces are recorded\n"
-    "trace_first : integer (shared)  # first traced sample (chunk position)\n"
-    "trace_stop : integer (shared)  # traced samples end before this one\n",
+    "layer_done : integer (linked)\n" + TRACE_EQUATIONS,
     "layer": "cursor : integer  # position in the chunk of the sample being presented\n"
     "retries : integer  # failed presentations of this sample so far\n"
     "done : integer  # 1 when this presentation completes the sample\n"
@@ -156,7 +154,7 @@ def _events(
             "layer_done == 1" if role == "outputs" else "done == 1"
         )
     if role == "outputs" and layout.trace_variables:
-        events["trace"] = "traced > 0.5 and at_sample >= trace_first and at_sample < trace_stop"
+        events["trace"] = trace_condition("at_sample")
     return events
 
 
@@ -349,13 +347,7 @@ def build_unsupervised_network(
         ),
     }
     if layout.trace_variables:
-        monitors["trace"] = b2.EventMonitor(
-            outputs,
-            "trace",
-            variables=[*layout.trace_variables, "at_sample"],
-            when="end",
-            name="trace_records",
-        )
+        monitors["trace"] = trace_monitor(outputs, layout.trace_variables, "at_sample")
     namespace = {
         "input_values": input_values,
         "sample_coincidence": coincidence,

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from brainsnn.protocol import DeviceSection, OutputSection
+from brainsnn.protocol import DeviceSection, OutputSection, TraceSection
 from brainsnn.units import check_quantity
 
 DEFAULT_MODELS = [
@@ -148,17 +148,6 @@ class TestSection(_Section):
 
     repeats: int = Field(
         1, ge=1, description="test passes (stochastic inputs: reported as mean +- std)"
-    )
-
-
-class TraceSection(_Section):
-    """Membrane traces of a few output neurons for the first test samples (opt-in)."""
-
-    neurons: list[int] = Field(description="output neuron indices to record")
-    samples: int = Field(3, ge=1, description="record the first n test samples (first pass)")
-    potential: str = Field("v", description="output variable holding the membrane potential")
-    threshold: str = Field(
-        "theta", description="output variable holding the threshold (Diehl & Cook: vt)"
     )
 
 

@@ -8,7 +8,13 @@ import numpy as np
 import xarray as xr
 
 from brainsnn.experiment import basic_provenance
-from brainsnn.results import VariableSpec, make_dataset
+from brainsnn.results import (
+    TRACE_VARIABLES,
+    VariableSpec,
+    make_dataset,
+    trace_values,
+    with_trace_coordinates,
+)
 
 if TYPE_CHECKING:
     from brainsnn.unsupervised.data import PreparedImages
@@ -51,15 +57,7 @@ UNSUPERVISED_VARIABLES: dict[str, VariableSpec] = {
     "train_spikes_per_sample": VariableSpec(
         ("epoch",), "spikes", "output spikes per accepted training presentation"
     ),
-    "trace_v": VariableSpec(
-        ("trace_neuron", "trace_time"), "", "membrane potential of traced output neurons"
-    ),
-    "trace_threshold": VariableSpec(
-        ("trace_neuron", "trace_time"), "", "firing threshold of traced output neurons"
-    ),
-    "trace_sample": VariableSpec(
-        ("trace_time",), "1", "test sample presented at each trace time point"
-    ),
+    **TRACE_VARIABLES,
 }
 
 
@@ -91,10 +89,7 @@ def collect_unsupervised_results(
     values["test_retries"] = np.stack([records[f"{key}/retries"] for key in tests])
     if protocol.recording.test_counts:
         values["test_counts"] = np.stack([records[f"{key}/counts"] for key in tests])
-    if "trace/potential" in records:
-        values["trace_v"] = records["trace/potential"]
-        values["trace_threshold"] = records["trace/threshold"]
-        values["trace_sample"] = records["trace/sample"]
+    values.update(trace_values(records))
     accuracy = values["test_accuracy"]
     speeds = progress.history["train_samples_per_second"]
     weight_range = [progress.parameters.get(k) for k in ("w_min", "w_max")]
@@ -117,11 +112,4 @@ def collect_unsupervised_results(
         "models": ", ".join(protocol.network.models),
     }
     dataset = make_dataset(values, attrs, UNSUPERVISED_VARIABLES)
-    if "trace_v" in dataset:
-        dataset = dataset.assign_coords(
-            trace_time=("trace_time", records["trace/time"] * 1e3, {"units": "ms"}),
-            trace_neuron=("trace_neuron", records["trace/neurons"]),
-        )
-        for name in ("trace_v", "trace_threshold"):
-            dataset[name].attrs["units"] = str(records["trace/units"])
-    return dataset
+    return with_trace_coordinates(dataset, records)
