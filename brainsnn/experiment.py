@@ -137,6 +137,9 @@ def collect_results(
     )
     if "theta_train" in state:
         values["training_threshold"] = state["theta_train"]
+    names = {"train_wins": "train_wins", "training_threshold": "epoch_training_threshold"}
+    for key, series in progress.epoch_arrays.items():
+        values[names[key]] = np.array(series)
     last = trainer.last_test
     traces: dict[str, np.ndarray] = {}
     if last is not None:

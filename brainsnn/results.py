@@ -57,6 +57,14 @@ VARIABLES: dict[str, VariableSpec] = {
         ("output_neuron",), "1", "adaptive training threshold (CR-2) at the end of training"
     ),
     "neuron_class": VariableSpec(("output_neuron",), "1", "class group of each output neuron"),
+    "train_wins": VariableSpec(
+        ("epoch", "output_neuron"),
+        "samples",
+        "training samples each output neuron decided (global first-spike winner) in the epoch",
+    ),
+    "epoch_training_threshold": VariableSpec(
+        ("epoch", "output_neuron"), "1", "adaptive training threshold (CR-1, CR-2) after each epoch"
+    ),
     "neuron_nontarget": VariableSpec(
         ("output_neuron",), "1", "1 if the neuron is labelled non-target (NCG 'L')"
     ),

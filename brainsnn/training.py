@@ -62,6 +62,9 @@ class Progress:
     epochs_since_best: int = 0
     stopped: bool = False
     history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
+    train_wins: list[int] = field(default_factory=list)  # per output, this epoch so far
+    #: per-epoch arrays (one list per epoch): 'train_wins', 'training_threshold'
+    epoch_arrays: dict[str, list[list[float]]] = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
         """Atomically write the progress (arrays in .npz, the rest as JSON inside)."""
@@ -305,12 +308,16 @@ class Trainer:
             self._epoch_updates(progress, "epoch_start")
             progress.correct = 0
             progress.train_seconds = 0.0
+            progress.train_wins = [0] * self.backend.layout.n_outputs
         chunk_clock = [time.perf_counter()]
 
         def after_chunk(number: int, result: ChunkResult) -> None:
             lo = number * self.chunk_size
             labels = self.data.train.labels[lo : lo + len(result.prediction)]
             progress.correct += int(np.sum(result.prediction == labels))
+            if result.winner is not None:
+                counts = np.bincount(result.winner, minlength=len(progress.train_wins))
+                progress.train_wins = (np.asarray(progress.train_wins) + counts).tolist()
             progress.chunk = number + 1
             now = time.perf_counter()
             progress.train_seconds += now - chunk_clock[0]
@@ -339,6 +346,13 @@ class Trainer:
             *rates.items(),
         ):
             progress.history[key].append(float(value))
+        arrays = {
+            "train_wins": progress.train_wins,
+            "training_threshold": progress.state.get("theta_train"),
+        }
+        for key, values in arrays.items():
+            if values is not None and len(values):
+                progress.epoch_arrays.setdefault(key, []).append(np.asarray(values, float).tolist())
         progress.epoch += 1
         progress.chunk = 0
         if validation > progress.best_validation:

@@ -66,6 +66,18 @@ def test_runtime_and_cpp_give_the_same_decisions(tiny_runs):
     np.testing.assert_allclose(runtime.weights, cpp.weights, atol=1e-12)
     np.testing.assert_allclose(runtime.test_first_spike_time, cpp.test_first_spike_time)
     np.testing.assert_allclose(runtime.trace_v, cpp.trace_v, atol=1e-12)
+    np.testing.assert_array_equal(runtime.train_wins, cpp.train_wins)
+
+
+def test_training_wins_and_thresholds_are_recorded_per_epoch(tiny_runs):
+    data = tiny_runs["cpp"].dataset
+    assert data.train_wins.dims == ("epoch", "output_neuron")
+    n_train = 150 - 15  # train_subset minus the 10 % validation split
+    np.testing.assert_array_equal(data.train_wins.sum("output_neuron"), [n_train, n_train])
+    assert (data.train_wins.values >= 0).all()
+    thresholds = data.epoch_training_threshold
+    np.testing.assert_allclose(thresholds[-1], data.training_threshold)
+    assert not np.allclose(thresholds[0], thresholds[-1])  # CR-2 moved them in epoch 2
 
 
 def test_membrane_traces_agree_with_the_per_sample_records(tiny_runs):

@@ -61,6 +61,7 @@ class ChunkResult:
     potential: np.ndarray | None  # (n, N) at firing time, or final if silent
     state: dict[str, np.ndarray]
     trace: TraceRecord | None = None  # traced neurons, every step of the first samples
+    winner: np.ndarray | None = None  # (n,) index of the deciding output neuron, if recorded
 
 
 def per_sample(
@@ -259,7 +260,11 @@ class Backend:
         self, net: ReadoutNetwork, chunk: ChunkInput, record_outputs: bool, traced: bool
     ) -> ChunkResult:
         layout = self.layout
-        prediction = per_sample(net.monitors["layer"], "prediction", layout, chunk.n_valid, 1)[:, 0]
+        layer_records = net.monitors["layer"]
+        prediction = per_sample(layer_records, "prediction", layout, chunk.n_valid, 1)[:, 0]
+        winner = None
+        if "winner" in layer_records.record_variables:
+            winner = per_sample(layer_records, "winner", layout, chunk.n_valid, 1)[:, 0]
         tspike = potential = None
         if record_outputs:
             mon = net.monitors["outputs"]
@@ -275,7 +280,14 @@ class Backend:
             trace = read_trace(
                 net.monitors["trace"], net.groups["outputs"], variables, "sample_index"
             )
-        return ChunkResult(prediction.astype(np.int64), tspike, potential, state, trace)
+        return ChunkResult(
+            prediction.astype(np.int64),
+            tspike,
+            potential,
+            state,
+            trace,
+            None if winner is None else winner.astype(np.int64),
+        )
 
     def chunk_values(
         self,

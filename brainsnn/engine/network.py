@@ -38,8 +38,9 @@ LOAD_LABEL = "label = int(floor(sample_labels(sample_index * sample_window) + 0.
 LINKED = re.compile(r"^\s*(layer_(\w+))\s*:.*\(linked\)", re.MULTILINE)
 #: Scheduling order inside the 'start' slot: detect events, then run layer code, then neuron code.
 ORDER = {"detect": 0, "layer": 1, "inputs": 2, "outputs": 2}
-#: Recorded per-sample variables: (group, variable).
+#: Recorded per-sample variables: (group, variable); 'winner' where the decision model has one.
 LAYER_RECORDS = ("prediction", "label")
+OPTIONAL_LAYER_RECORDS = ("winner",)
 OUTPUT_RECORDS = ("tspike", "v")
 READOUT_ROLES = ("inputs", "outputs", "layer", "feedforward", "lateral", "report_link")
 READOUT_STAGES = ("sample_start", *STAGE_OFFSETS)
@@ -246,7 +247,10 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
         "layer": b2.EventMonitor(
             groups["layer"],
             "record",
-            variables=list(LAYER_RECORDS),
+            variables=[
+                *LAYER_RECORDS,
+                *(name for name in OPTIONAL_LAYER_RECORDS if name in groups["layer"].variables),
+            ],
             when="end",
             name="layer_records",
         ),
