@@ -53,6 +53,7 @@ READOUT_FIGURES = [
     "first_spike_times",
     "thresholds",
     "wins",
+    "competition",
 ]
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = ROOT / "protocols" / "ncg_digits.yaml"
@@ -627,6 +628,19 @@ def test_neuron_wins_count_every_test_sample(readout_ds):
     own = heights[: wins.sizes["output_neuron"]]  # first the own-class bars, neuron order
     correct = int((readout_ds.test_prediction == readout_ds.test_label).sum())
     assert own.sum() == correct
+
+
+def test_competition_over_training_shows_win_shares_and_threshold_trajectories(readout_ds):
+    wins_ax, threshold_ax, _colorbar = readout.competition_over_training(readout_ds).axes
+    shares = wins_ax.get_images()[0].get_array()
+    assert shares.shape == (readout_ds.sizes["epoch"], readout_ds.sizes["output_neuron"])
+    np.testing.assert_allclose(shares.sum(axis=1), 100)  # each epoch's samples are all won
+    assert wins_ax.get_ylabel() == "epoch"
+    lines = threshold_ax.get_lines()
+    assert len(lines) == readout_ds.sizes["output_neuron"]
+    drawn = {tuple(line.get_ydata()) for line in lines}
+    expected = {tuple(row) for row in readout_ds.epoch_training_threshold.values.T}
+    assert drawn == expected
 
 
 def test_kfold_and_grid_directories_give_accuracy_tables(tmp_path):

@@ -68,7 +68,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
     multiple=True,
     metavar="NAME",
     help="Draw only this figure: weights, trace, class_response, assignment, learning_curves, "
-    "confusion, raster, first_spike_times, thresholds, wins, or accuracy (the Markdown and LaTeX "
+    "confusion, raster, first_spike_times, thresholds, wins, competition, or accuracy (the "
+    "Markdown and LaTeX "
     "table). Repeatable or comma-separated. Default: every figure the results support.",
 )
 def figures(
@@ -102,6 +103,9 @@ def figures(
                       neuron_class, optional training_threshold and neuron_nontarget
       wins            test samples decided by each neuron, own class or not:
                       test_first_spike_time, test_label, neuron_class
+      competition     share of each epoch's training samples won by each neuron, and the
+                      training thresholds over epochs: train_wins (epoch, output_neuron),
+                      neuron_class, optional epoch_training_threshold
       accuracy        <run>_accuracy.md and .tex: train/validation/test accuracy (%) mean
                       ± std over folds, seeds or repeats (a k-fold summary.nc, an
                       unsupervised run's test_accuracy (repeat)), the last epoch of a

@@ -9,6 +9,7 @@ from :mod:`brainsnn.analysis`. Variables used:
 - ``test_label`` (test_sample), ``test_prediction`` (test_sample, or repeat x test_sample)
 - ``test_first_spike_time``, ``test_potential`` (test_sample, output_neuron; times in units of
   the sample duration T, 1 = no spike)
+- ``train_wins``, ``epoch_training_threshold`` (epoch, output_neuron)
 - ``neuron_class``, ``neuron_nontarget``, ``test_threshold``, ``training_threshold``
   (output_neuron)
 """
@@ -409,4 +410,56 @@ def neuron_wins(ds: xr.Dataset) -> Figure:
         names.append("non-target neuron")
     ax.legend(handles, names, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_title(f"Winners of the test samples ({int(counts.sum())} samples)")
+    return figure
+
+
+# --- competition regulation over training ---------------------------------------------------------
+
+
+@styled_figure
+def competition_over_training(ds: xr.Dataset) -> Figure:
+    """How training samples were shared among the output neurons, epoch by epoch, and (with
+    CR-1/CR-2) how the adaptive training thresholds moved.
+
+    Needs ``train_wins`` (epoch, output_neuron) and ``neuron_class``; draws
+    ``epoch_training_threshold`` (epoch, output_neuron) in a second panel when present
+    (one line per neuron, coloured by class group, non-target neurons dashed).
+    """
+    groups = _Groups.of(ds)
+    wins = variable(ds, "train_wins", ("epoch", "output_neuron")).values.astype(float)
+    share = wins / np.maximum(wins.sum(axis=1, keepdims=True), 1)
+    epochs = np.asarray(ds["epoch"].values)
+    with_thresholds = "epoch_training_threshold" in ds.variables
+    figure, axes = new_figure(DOUBLE_COLUMN, ncols=2 if with_thresholds else 1, squeeze=False)
+    ax = axes[0, 0]
+    image = ax.imshow(
+        100 * share[:, groups.order],
+        aspect="auto",
+        origin="lower",
+        cmap="viridis",
+        interpolation="nearest",
+        extent=(-0.5, share.shape[1] - 0.5, epochs[0] - 0.5, epochs[-1] + 0.5),
+    )
+    groups.label_axis(ax, "x")
+    ax.set_xlabel("output neuron (class group)")
+    ax.set_ylabel("epoch")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    figure.colorbar(image, ax=ax, label="training samples won (%)")
+    ax.set_title("Winners during training")
+    if with_thresholds:
+        ax = axes[0, 1]
+        thresholds = variable(ds, "epoch_training_threshold", ("epoch", "output_neuron")).values
+        for neuron in groups.order:
+            group = int(groups.neuron_class[neuron])
+            ax.plot(
+                epochs,
+                thresholds[:, neuron],
+                color=OKABE_ITO[group % len(OKABE_ITO)],
+                linestyle="--" if groups.nontarget[neuron] else "-",
+                linewidth=0.7,
+            )
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("training threshold (weight units)")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_title("Adaptive thresholds (colour: class group)")
     return figure

@@ -107,6 +107,13 @@ FIGURES: dict[str, FigureSpec] = {
         "double",
         "test samples decided by each neuron, correct or not (test_first_spike_time)",
     ),
+    "competition": FigureSpec(
+        ("train_wins", "neuron_class"),
+        readout.competition_over_training,
+        "double",
+        "share of training samples won per neuron and epoch; training thresholds over epochs "
+        "(train_wins, epoch_training_threshold)",
+    ),
 }
 
 
