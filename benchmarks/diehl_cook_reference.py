@@ -1,0 +1,518 @@
+"""Diehl & Cook 2015 as a plain Brian2 runtime-mode port, compared with brainsnn on the same images.
+
+The reference is written the way the Brian2 ports are (spec unsupervised_stdp.md B.2-B.6, the
+"runtime (cython), per-example run loop + Python normalisation" row of B.10): a PoissonGroup whose
+rates are set in Python for each presentation, conductance-based LIF excitatory and inhibitory
+neurons (adaptive theta, the ports' 50 ms gate written as ``(t - lastspike) > 50*ms``), all-to-all
+input synapses with delays U[0, 10] ms and the trace STDP with the correct LTD sign, and a Python
+loop per example: normalise every neuron's input weights to 78, run 350 ms of input, count the
+excitatory spikes, run 150 ms of rest, and retry brighter (intensity + 1) while fewer than 5 spikes
+fired (at most 20 retries, like brainsnn's presentation/retry). dt = 0.5 ms, single process.
+
+Both implementations see the first N images of the training order that brainsnn uses for
+``protocols/diehl_cook_fmnist.yaml --set data.train_subset=N`` (a stratified subset in stored
+order, loaded with brainsnn's own data code), and start from the same initial weights and input
+delays: ``numpy.random.default_rng(seed)`` drawn as 0.3 * (U[0, 1) + 0.01), then U[0, 10 ms), the
+draws brainsnn makes. Only the Poisson inputs differ (different RNGs), so activity can agree only
+statistically. It is very noisy: once weights have grown, a bright image can drive every
+excitatory neuron to the 50 ms gate's ceiling (7 spikes each, 2800 for N_e = 400), and such
+saturated examples come in bursts, so the examples of one run are not independent. Each side is
+therefore run several times (other Poisson draws, same images and initial state), and the
+spikes per example are compared as the mean over runs ± its standard error, next to the median
+and the share of saturated examples.
+
+brainsnn runs in child processes (it selects a standalone Brian2 device), on one compiled build:
+- its training phase through the library (the code path of ``brainsnn run``; run 1 uses the same
+  chunk seeds, runs 2.. offset them), for per-example spike counts and retries (results.nc keeps
+  only their means);
+- ``brainsnn run`` itself, whose results.nc gives the official training examples/s. Its timing,
+  like the library runs', excludes compilation (the build happens before the training clock
+  starts) but includes the presentations the chunk's retry budget adds (0.5 N, silent ones
+  past the last sample).
+
+The reference's first example of each run (Brian2 code generation, Cython compilation) is reported
+apart and left out of its s/example. Spikes per example are excitatory spikes in the 350 ms input
+window of the accepted presentation (brainsnn's ``train_spikes_per_sample``); retries per example
+are failed presentations before the accepted one (``train_mean_retries``). With
+``--no-plasticity`` both sides run with eta_ltd = eta_ltp = theta_plus = 0, which compares the
+network dynamics alone.
+
+Usage (from the repository root; about 0.5-1 s per reference example with N_e = 400):
+
+    .venv/bin/python benchmarks/diehl_cook_reference.py [--examples 100] [--outputs 400]
+        [--brainsnn-runs 5] [--reference-runs 1] [--seed 0] [--target cython|numpy]
+        [--no-plasticity] [--no-cli] [--keep DIRECTORY]
+
+One reference run cannot settle the spike counts: at N = 100 the mean spikes per example varies
+between runs with a standard deviation of about 130 (about 110 for brainsnn), so use
+``--reference-runs 5`` or more for a verdict (each run takes N times the reference's s/example).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTOCOL = ROOT / "protocols" / "diehl_cook_fmnist.yaml"
+SMALL = 20  # labels.samples and data.test_subset of the CLI run (its assign / test phases)
+
+# Spec B.2-B.6 constants of the reference.
+DT_MS = 0.5
+PRESENT_MS, REST_MS = 350.0, 150.0
+INTENSITY_START, MIN_SPIKES, MAX_RETRIES = 2.0, 5, 20
+NORM_TARGET = 78.0
+MAX_DELAY_MS = 10.0
+SATURATED = 5  # spikes per neuron in one example that count as a saturated (runaway) response
+
+
+def brainsnn_overrides(examples: int, outputs: int, seed: int, plastic: bool = True) -> list[str]:
+    """``--set`` items of the brainsnn runs (the reference reads its images with the same)."""
+    frozen = [
+        f"network.parameters.{name}" for name in ("eta_ltd=0", "eta_ltp=0", "theta_plus=0 mV")
+    ]
+    return [
+        *([] if plastic else frozen),
+        f"data.train_subset={examples}",
+        f"training.chunk_size={examples}",
+        f"network.outputs={outputs}",
+        f"labels.samples={min(SMALL, examples)}",
+        f"data.test_subset={SMALL}",
+        "test.repeats=1",
+        f"seed={seed}",
+    ]
+
+
+def training_rates(protocol_path: Path, overrides: list[str]) -> np.ndarray:
+    """Rates in Hz at intensity 1 (pixel / 8), shape (N, 784), in brainsnn's training order."""
+    from brainsnn.protocol import load_protocol
+    from brainsnn.unsupervised.data import prepare_unsupervised_data
+
+    protocol = load_protocol(protocol_path, overrides)
+    return np.asarray(prepare_unsupervised_data(protocol).train.values, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# brainsnn side (run in a child process: brainsnn selects a standalone Brian2 device)
+
+
+def brainsnn_worker(protocol_path: Path, overrides: list[str], repeats: int, output: Path) -> None:
+    """Run brainsnn's training phase ``repeats`` times from the same initial state (the library
+    code path of ``brainsnn run``; repeat r > 0 draws other Poisson inputs by offsetting the chunk
+    seeds); write per-example spike counts, retries and wall times to ``output`` (JSON)."""
+    import brainsnn.unsupervised.experiment as experiment
+    from brainsnn.engine.backends import require_device
+    from brainsnn.modellib import compose
+    from brainsnn.protocol import load_models, load_protocol, resolve_parameters
+    from brainsnn.unsupervised.data import prepare_unsupervised_data
+
+    protocol = load_protocol(protocol_path, overrides)
+    models = load_models(protocol)
+    composed, parameters = compose(models), resolve_parameters(protocol, models)
+    data = prepare_unsupervised_data(protocol)
+    require_device(protocol.device.name)
+    layout = experiment.build_unsupervised_layout(protocol, data)
+
+    def fresh_state() -> dict[str, np.ndarray]:
+        return experiment.initial_unsupervised_state(protocol, layout, composed, parameters)
+
+    started = time.perf_counter()
+    backend = experiment.make_unsupervised_backend(protocol, layout, composed, fresh_state())
+    build_seconds = time.perf_counter() - started
+    chunks: list = []
+    run_chunk = backend.run_chunk
+
+    def recording_run_chunk(*args: object, **kwargs: object) -> object:
+        records = run_chunk(*args, **kwargs)
+        chunks.append(records)
+        return records
+
+    backend.run_chunk = recording_run_chunk  # type: ignore[method-assign]
+    seed_of_chunk = experiment.chunk_seed
+    runs = []
+    for repeat in range(repeats):
+
+        def offset_seed(seed: int, phase: str, start: int, repeat: int = repeat) -> int:
+            return seed_of_chunk(seed, phase, start + repeat * 10**9)
+
+        experiment.chunk_seed = offset_seed
+        chunks.clear()
+        progress = experiment.UnsupervisedProgress(state=fresh_state(), parameters=dict(parameters))
+        run = experiment.UnsupervisedRun(protocol, backend, data, show_progress=False)
+        run._run_phase(progress, None)
+        runs.append(
+            {
+                "spikes": np.concatenate([c.counts.sum(axis=1) for c in chunks]).tolist(),
+                "retries": np.concatenate([c.retries for c in chunks]).tolist(),
+                "seconds": progress.seconds,
+            }
+        )
+        print(f"brainsnn run {repeat + 1}/{repeats}: {progress.seconds:.1f} s", flush=True)
+    experiment.chunk_seed = seed_of_chunk
+    result = {"runs": runs, "build_seconds": build_seconds, "device": backend.name}
+    output.write_text(json.dumps(result))
+
+
+def run_brainsnn_library(
+    protocol_path: Path, overrides: list[str], repeats: int, directory: Path
+) -> dict:
+    """The worker in a child process; returns its JSON result."""
+    output = directory / "brainsnn_library.json"
+    command = [sys.executable, __file__, "--worker", str(output), "--protocol", str(protocol_path)]
+    command += ["--brainsnn-runs", str(repeats)]
+    subprocess.run(command + [f"--set={item}" for item in overrides], check=True, cwd=ROOT)
+    return json.loads(output.read_text())
+
+
+def run_brainsnn_cli(
+    protocol_path: Path, overrides: list[str], directory: Path
+) -> dict[str, float | str]:
+    """``brainsnn run`` (quiet); returns the training figures of its results.nc and run.log."""
+    import xarray as xr
+
+    out = directory / "cli"
+    command = [str(ROOT / ".venv" / "bin" / "brainsnn"), "run", str(protocol_path)]
+    command += ["--out", str(out), "--quiet"]
+    for item in overrides:
+        command += ["--set", item]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, cwd=ROOT)
+    wall = time.perf_counter() - started
+    with xr.open_dataset(out / "results.nc") as ds:
+        figures: dict[str, float | str] = {
+            "samples_per_second": float(ds.train_samples_per_second[0]),
+            "spikes_per_sample": float(ds.train_spikes_per_sample[0]),
+            "mean_retries": float(ds.train_mean_retries[0]),
+            "epoch_wall_time": float(ds.epoch_wall_time[0]),
+        }
+    log = (out / "run.log").read_text().splitlines()
+    figures["log_line"] = next((line for line in log if "train-1:" in line), "")
+    figures["wall"] = wall
+    return figures
+
+
+# --------------------------------------------------------------------------------------------
+# The reference: a plain Brian2 runtime-mode port
+
+
+def choose_target(target: str) -> str:
+    """Set Brian2's runtime code-generation target; 'cython' falls back to 'numpy' if it fails."""
+    import brian2 as b2
+
+    b2.prefs.codegen.target = target
+    if target == "cython":
+        try:
+            probe = b2.NeuronGroup(
+                1, "dv/dt = -v / (10*ms) : 1", method="exact", name="cython_probe"
+            )
+            b2.Network(probe).run(b2.defaultclock.dt)
+        except Exception as exc:  # no compiler or a broken Cython: plain NumPy code
+            print(f"cython target failed ({type(exc).__name__}: {exc}); using numpy", flush=True)
+            b2.prefs.codegen.target = "numpy"
+            return "numpy"
+    return target
+
+
+def initial_weights_and_delays(outputs: int, inputs: int, seed: int) -> tuple[np.ndarray, ...]:
+    """Weights 0.3 (U + 0.01) and delays U[0, 10 ms) in seconds, both shape (outputs, inputs)."""
+    rng = np.random.default_rng(seed)
+    weights = 0.3 * (rng.random((outputs, inputs)) + 0.01)
+    delays = MAX_DELAY_MS * 1e-3 * rng.random((outputs, inputs))
+    return weights, delays
+
+
+def run_reference(
+    rates: np.ndarray, outputs: int, seed: int, target: str, plastic: bool = True, run: int = 0
+) -> dict:
+    """Train the Brian2 port on ``rates`` (N, 784) one example at a time; per-example records.
+
+    Initial weights and delays come from ``seed``, the Poisson inputs from Brian2's seed
+    ``seed + run``. ``plastic=False`` sets the STDP rates and theta_plus to 0 (a check of the
+    dynamics alone).
+    """
+    import brian2 as b2
+    from brian2 import Hz, ms, mV
+
+    b2.set_device("runtime")
+    b2.start_scope()
+    b2.defaultclock.dt = DT_MS * ms
+    target = choose_target(target)
+    b2.seed(seed + run)
+    n_inputs = rates.shape[1]
+
+    excitatory_equations = """
+    dv/dt = ((v_rest_e - v) + ge*(E_exc - v) + gi*(E_inh_e - v)) / tau_e : volt (unless refractory)
+    dge/dt = -ge / (1*ms) : 1
+    dgi/dt = -gi / (2*ms) : 1
+    dtheta/dt = -theta / tau_theta : volt
+    """
+    inhibitory_equations = """
+    dv/dt = ((v_rest_i - v) + ge*(E_exc - v) + gi*(E_inh_i - v)) / tau_i : volt (unless refractory)
+    dge/dt = -ge / (1*ms) : 1
+    dgi/dt = -gi / (2*ms) : 1
+    """
+    namespace = {
+        "v_rest_e": -65 * mV,
+        "v_reset_e": -65 * mV,
+        "v_thresh_e": -52 * mV,
+        "v_rest_i": -60 * mV,
+        "v_reset_i": -45 * mV,
+        "v_thresh_i": -40 * mV,
+        "E_exc": 0 * mV,
+        "E_inh_e": -100 * mV,
+        "E_inh_i": -85 * mV,
+        "tau_e": 100 * ms,
+        "tau_i": 10 * ms,
+        "tau_theta": 1e7 * ms,
+        "theta_plus": 0.05 * mV * plastic,
+        "eta_pre": 1e-4 * plastic,
+        "eta_post": 1e-2 * plastic,
+        "offset": 20 * mV,
+    }
+    poisson = b2.PoissonGroup(n_inputs, rates=0 * Hz, name="Xe")
+    exc = b2.NeuronGroup(
+        outputs,
+        excitatory_equations,
+        threshold="v > v_thresh_e + theta - offset and (t - lastspike) > 50*ms",
+        reset="v = v_reset_e\ntheta += theta_plus",
+        refractory=5 * ms,
+        method="euler",
+        namespace=namespace,
+        name="Ae",
+    )
+    inh = b2.NeuronGroup(
+        outputs,
+        inhibitory_equations,
+        threshold="v > v_thresh_i",
+        reset="v = v_reset_i",
+        refractory=2 * ms,
+        method="euler",
+        namespace=namespace,
+        name="Ai",
+    )
+    exc.v = namespace["v_rest_e"] - 40 * mV
+    exc.theta = 20 * mV
+    inh.v = namespace["v_rest_i"] - 40 * mV
+
+    stdp = b2.Synapses(
+        poisson,
+        exc,
+        """
+        w : 1
+        post2before : 1
+        dpre/dt = -pre / (20*ms) : 1 (event-driven)
+        dpost1/dt = -post1 / (20*ms) : 1 (event-driven)
+        dpost2/dt = -post2 / (40*ms) : 1 (event-driven)
+        """,
+        on_pre="ge_post += w\npre = 1.\nw = clip(w - eta_pre * post1, 0, 1)",
+        namespace=namespace,
+        on_post="post2before = post2\nw = clip(w + eta_post * pre * post2before, 0, 1)\n"
+        "post1 = 1.\npost2 = 1.",
+        method="exact",
+        name="XeAe",
+    )
+    # Input-major synapse order: synapse k = input * outputs + output.
+    stdp.connect(i=np.repeat(np.arange(n_inputs), outputs), j=np.tile(np.arange(outputs), n_inputs))
+    weights, delays = initial_weights_and_delays(outputs, n_inputs, seed)
+    stdp.w = weights.T.ravel()
+    stdp.delay = delays.T.ravel() * b2.second
+    to_inh = b2.Synapses(exc, inh, on_pre="ge_post += 10.4", name="AeAi")
+    to_inh.connect(j="i")
+    from_inh = b2.Synapses(inh, exc, on_pre="gi_post += 17.0", name="AiAe")
+    from_inh.connect(condition="i != j")
+    monitor = b2.SpikeMonitor(exc, record=False, name="Ae_spikes")
+    net = b2.Network(poisson, exc, inh, stdp, to_inh, from_inh, monitor)
+
+    def normalise() -> None:
+        w = np.asarray(stdp.w_[:]).reshape(n_inputs, outputs)
+        sums = w.sum(axis=0)
+        stdp.w_[:] = (w * (NORM_TARGET / np.where(sums == 0, 1, sums))).ravel()
+
+    spikes, retries, seconds = [], [], []
+    for index, example in enumerate(rates):
+        started = time.perf_counter()
+        intensity, failed = INTENSITY_START, 0
+        while True:
+            normalise()
+            poisson.rates = example * intensity * Hz
+            before = int(np.sum(monitor.count[:]))
+            net.run(PRESENT_MS * ms, namespace=namespace)
+            fired = int(np.sum(monitor.count[:])) - before
+            poisson.rates = 0 * Hz
+            net.run(REST_MS * ms, namespace=namespace)
+            if fired >= MIN_SPIKES or failed >= MAX_RETRIES:
+                break
+            intensity += 1.0
+            failed += 1
+        seconds.append(time.perf_counter() - started)
+        spikes.append(fired)
+        retries.append(failed)
+        if (index + 1) % 10 == 0 or index == 0:
+            print(
+                f"reference run {run + 1}: {index + 1}/{len(rates)} examples, "
+                f"last {seconds[-1]:.2f} s, "
+                f"mean spikes {np.mean(spikes):.1f}, mean retries {np.mean(retries):.2f}",
+                flush=True,
+            )
+    return {"spikes": spikes, "retries": retries, "seconds": seconds, "target": target}
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+def summary(runs: list[dict], outputs: int) -> dict[str, float]:
+    """Pooled and per-run figures of one implementation's runs (dicts of per-example lists)."""
+    spikes = [np.asarray(run["spikes"], dtype=np.float64) for run in runs]
+    retries = [np.asarray(run["retries"], dtype=np.float64) for run in runs]
+    pooled = np.concatenate(spikes)
+    means = np.array([s.mean() for s in spikes])
+    if len(runs) > 1:  # between-run spread: the examples of one run are not independent
+        se = means.std(ddof=1) / np.sqrt(len(runs))
+    else:
+        se = pooled.std(ddof=1) / np.sqrt(len(pooled))
+    return {
+        "runs": len(runs),
+        "examples": len(spikes[0]),
+        "mean": float(means.mean()),
+        "se": float(se),
+        "median": float(np.median(pooled)),
+        "saturated": float((pooled >= SATURATED * outputs).mean()),
+        "retries": float(np.concatenate(retries).mean()),
+        "retries_se": float(np.concatenate(retries).std(ddof=1) / np.sqrt(len(pooled))),
+    }
+
+
+def report(reference: list[dict], library: dict, cli: dict | None, outputs: int) -> None:
+    """Print the comparison table, the per-run means and the speed ratios."""
+    ref, lib = summary(reference, outputs), summary(library["runs"], outputs)
+    # The reference's first example of each run (code generation, Cython) is not timed.
+    warm = np.concatenate([np.asarray(run["seconds"][1:]) for run in reference])
+    first = [run["seconds"][0] for run in reference]
+    ref_rate = len(warm) / warm.sum()
+    lib_rate = sum(len(run["spikes"]) for run in library["runs"]) / sum(
+        run["seconds"] for run in library["runs"]
+    )
+    header = (
+        f"{'implementation':<34} {'runs x ex.':>10} {'s/example':>9} {'ex./s':>7} "
+        f"{'spikes/example':>16} {'median':>6} {'saturated':>9} {'retries/example':>16}"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+
+    def row(name: str, figures: dict[str, float], rate: float, single: bool) -> None:
+        mark = "†" if single else " "
+        print(
+            f"{name:<34} {figures['runs']:>4.0f} x {figures['examples']:<3.0f} {1 / rate:>9.4f} "
+            f"{rate:>7.2f} {figures['mean']:>8.1f} ± {figures['se']:<5.1f}{mark}"
+            f"{figures['median']:>6.0f} {100 * figures['saturated']:>8.1f}% "
+            f"{figures['retries']:>8.3f} ± {figures['retries_se']:.3f}"
+        )
+
+    row(f"reference Brian2 ({reference[0]['target']})", ref, ref_rate, ref["runs"] == 1)
+    row(f"brainsnn {library['device']} (library)", lib, lib_rate, lib["runs"] == 1)
+    if cli is not None:
+        rate = float(cli["samples_per_second"])
+        print(
+            f"{'brainsnn run (results.nc)':<34} {1:>4} x {lib['examples']:<3.0f} {1 / rate:>9.4f} "
+            f"{rate:>7.2f} {float(cli['spikes_per_sample']):>8.1f}{'':>31}"
+            f"{float(cli['mean_retries']):>8.3f}"
+        )
+    print(
+        "spikes/example: excitatory spikes in the 350 ms window of the accepted presentation; "
+        "± is the SE of the\nmean over runs († one run: SE over its examples, which understates "
+        "the noise: saturated examples\ncome in bursts). saturated: examples with >= "
+        f"{SATURATED} spikes per neuron (ceiling 7 with the 50 ms gate)."
+    )
+    print(
+        "reference s/example: all examples but the first of each run (code generation; "
+        f"{', '.join(f'{x:.1f}' for x in first)} s). brainsnn: training phase without its build "
+        f"({float(library['build_seconds']):.1f} s)."
+    )
+    for name, runs in (("reference", reference), ("brainsnn", library["runs"])):
+        means = ", ".join(f"{np.mean(run['spikes']):.0f}" for run in runs)
+        print(f"spikes/example of each run, {name}: {means}")
+    difference = lib["mean"] - ref["mean"]
+    combined = np.hypot(lib["se"], ref["se"])
+    print(
+        f"brainsnn - reference: {difference:+.1f} ± {combined:.1f} spikes/example "
+        f"({difference / combined:+.1f} SE), {lib['retries'] - ref['retries']:+.3f} "
+        "retries/example"
+    )
+    if cli is not None:
+        print(f"brainsnn run.log: {str(cli['log_line']).split(' INFO ')[-1].strip()}")
+        print(
+            "speed ratio brainsnn / reference (examples/s, this run): "
+            f"{float(cli['samples_per_second']) / ref_rate:.1f}x (brainsnn run, results.nc), "
+            f"{lib_rate / ref_rate:.1f}x (library runs)"
+        )
+    else:
+        print(
+            f"speed ratio brainsnn / reference (examples/s, this run): {lib_rate / ref_rate:.1f}x"
+        )
+
+
+def parse_arguments() -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=100, help="training examples N")
+    parser.add_argument("--outputs", type=int, default=400, help="excitatory neurons N_e")
+    parser.add_argument("--seed", type=int, default=0, help="brainsnn seed and reference seed")
+    parser.add_argument(
+        "--brainsnn-runs", type=int, default=5, help="brainsnn training runs (other Poisson draws)"
+    )
+    parser.add_argument(
+        "--reference-runs", type=int, default=1, help="reference training runs (other draws)"
+    )
+    parser.add_argument("--protocol", type=Path, default=PROTOCOL)
+    parser.add_argument("--target", choices=("cython", "numpy"), default="cython")
+    parser.add_argument("--no-cli", action="store_true", help="skip the 'brainsnn run' row")
+    parser.add_argument(
+        "--no-plasticity",
+        action="store_true",
+        help="both sides: eta_ltd = eta_ltp = theta_plus = 0 (compares the dynamics alone)",
+    )
+    parser.add_argument("--keep", type=Path, help="keep brainsnn outputs in this directory")
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--set", action="append", default=[], help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def main() -> None:
+    """Run brainsnn (library, CLI) and the reference one after another; print the comparison."""
+    args = parse_arguments()
+    if args.worker:
+        brainsnn_worker(args.protocol, args.set, args.brainsnn_runs, args.worker)
+        return
+    plastic = not args.no_plasticity
+    overrides = brainsnn_overrides(args.examples, args.outputs, args.seed, plastic)
+    rates = training_rates(args.protocol, overrides)
+    print(
+        f"{len(rates)} Fashion-MNIST training examples (brainsnn's order), N_e = {args.outputs}, "
+        f"seed {args.seed}{'' if plastic else ', no plasticity'}",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="diehl_cook_compare_") as scratch:
+        directory = args.keep or Path(scratch)
+        directory.mkdir(parents=True, exist_ok=True)
+        library = run_brainsnn_library(args.protocol, overrides, args.brainsnn_runs, directory)
+        cli = None if args.no_cli else run_brainsnn_cli(args.protocol, overrides, directory)
+        reference = [
+            run_reference(rates, args.outputs, args.seed, args.target, plastic, run)
+            for run in range(args.reference_runs)
+        ]
+        if args.keep:
+            (directory / "reference.json").write_text(json.dumps(reference))
+    report(reference, library, cli, args.outputs)
+
+
+if __name__ == "__main__":
+    main()
