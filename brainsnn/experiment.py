@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import platform
 import subprocess
 import time
@@ -105,6 +106,14 @@ def basic_provenance(name: str, device: str, seed: int, wall: float) -> dict[str
     }
 
 
+def _image_attrs(protocol: Protocol, n_inputs: int) -> dict[str, int]:
+    """image_height/image_width when the inputs are the pixels of square images (figures)."""
+    side = math.isqrt(n_inputs)
+    if protocol.data.source in ("digits", "idx") and side * side == n_inputs:
+        return {"image_height": side, "image_width": side}
+    return {}
+
+
 def _provenance(
     protocol: Protocol, device: str, wall: float, progress: Progress, layout: ReadoutLayout
 ) -> dict[str, object]:
@@ -113,6 +122,7 @@ def _provenance(
         **basic_provenance(protocol.name, device, protocol.seed, wall),
         "epochs": progress.epoch,
         "mean_train_samples_per_second": float(np.mean(speeds)) if speeds else 0.0,
+        **_image_attrs(protocol, layout.n_inputs),
         "time_steps_per_sample": layout.n_input_steps,
         "dt_in_units_of_T": 1.0 / layout.n_input_steps,
         "models": ", ".join(protocol.network.models),

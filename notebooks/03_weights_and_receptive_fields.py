@@ -79,12 +79,13 @@ print(f"test accuracy {float(ncg.test_accuracy[-1]):.3f}")
 ncg[["weights", "neuron_class", "neuron_nontarget"]]
 
 # %% [markdown]
-# The `input` index is the pixel index of the 8×8 image in row-major order, so a reshape gives
+# The `input` index is the pixel index of the 8×8 image in row-major order (the image size is in
+# the attributes `image_height` and `image_width`), so a reshape gives
 # the images. Rows are class groups (neuron_class), columns the group's neurons; the first
 # neuron of each group is its non-target neuron (`neuron_nontarget`), trained to fire late.
 
 # %%
-size = 8
+size = ncg.attrs["image_height"]
 images = ncg.weights.values.reshape(ncg.sizes["output_neuron"], size, size)
 classes = ncg.neuron_class.values
 nontarget = ncg.neuron_nontarget.values.astype(bool)
@@ -159,7 +160,7 @@ plt.show()
 # the class it responds to most (`assignment`; -1 for a neuron that never wins). The protocol is
 # run as shipped (its `device.name` is `cpp`; the build is cached).
 #
-# Unsupervised results carry `image_height` and `image_width` in their attributes, so
+# With `image_height` and `image_width` in the attributes (both kinds of run have them),
 # `weight_images` draws each neuron's weights as an image, titled with its assigned class, on the
 # rule's weight range (these weights may be negative).
 

@@ -19,6 +19,10 @@ from brainsnn.errors import ConfigError
 from brainsnn.modellib import STAGES, ComposedGroup, check_roles
 from brainsnn.units import base_unit
 
+# The engines' TimedArrays hold one row per sample window (steps x dt), read at whole windows;
+# Brian2 warns when that window is not an exact float multiple of dt, which does not apply here.
+b2.BrianLogger.suppress_name("brian2.input.timedarray")
+
 CLOCK_EQUATIONS = """
 sample_step = timestep(t, dt) % steps_per_sample : integer
 sample_index = timestep(t, dt) // steps_per_sample : integer
