@@ -422,8 +422,9 @@ def competition_over_training(ds: xr.Dataset) -> Figure:
     CR-1/CR-2) how the adaptive training thresholds moved.
 
     Needs ``train_wins`` (epoch, output_neuron) and ``neuron_class``; draws
-    ``epoch_training_threshold`` (epoch, output_neuron) in a second panel when present
-    (one line per neuron, coloured by class group, non-target neurons dashed).
+    ``epoch_training_threshold`` (epoch, output_neuron) in a second panel when present: per class
+    group, the mean over its target neurons and their min-max band (non-target neurons, whose
+    threshold does not adapt, are left out).
     """
     groups = _Groups.of(ds)
     wins = variable(ds, "train_wins", ("epoch", "output_neuron")).values.astype(float)
@@ -449,17 +450,21 @@ def competition_over_training(ds: xr.Dataset) -> Figure:
     if with_thresholds:
         ax = axes[0, 1]
         thresholds = variable(ds, "epoch_training_threshold", ("epoch", "output_neuron")).values
-        for neuron in groups.order:
-            group = int(groups.neuron_class[neuron])
-            ax.plot(
-                epochs,
-                thresholds[:, neuron],
-                color=OKABE_ITO[group % len(OKABE_ITO)],
-                linestyle="--" if groups.nontarget[neuron] else "-",
-                linewidth=0.7,
+        targets = ~groups.nontarget
+        for group in np.unique(groups.neuron_class):
+            members = thresholds[:, (groups.neuron_class == group) & targets]
+            if members.size == 0:
+                continue
+            colour = OKABE_ITO[group % len(OKABE_ITO)]
+            style = "-" if group < len(OKABE_ITO) else "--"
+            name = groups.names[group] if group < len(groups.names) else str(group)
+            ax.plot(epochs, members.mean(axis=1), color=colour, linestyle=style, label=name)
+            ax.fill_between(
+                epochs, members.min(axis=1), members.max(axis=1), color=colour, alpha=0.12, lw=0
             )
         ax.set_xlabel("epoch")
         ax.set_ylabel("training threshold (weight units)")
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_title("Adaptive thresholds (colour: class group)")
+        ax.legend(title="class", loc="upper left", bbox_to_anchor=(1.0, 1.0), ncols=1)
+        ax.set_title("Training thresholds: group mean, min-max")
     return figure
