@@ -103,3 +103,16 @@ def combine_runs(directory: str | Path) -> xr.Dataset:
     combined = xr.concat(datasets, dim=dim, join="outer", combine_attrs="drop_conflicts")
     combined[dim].attrs["long_name"] = f"{dim} index (sub-directory {dim}-<index>)"
     return combined
+
+
+def variable(ds: xr.Dataset, name: str, dims: tuple[str, ...]) -> xr.DataArray:
+    """``ds[name]`` with exactly ``dims`` (in that order); BrainsnnError if absent or other dims."""
+    if name not in ds.variables:
+        raise BrainsnnError(f"results.nc has no variable '{name}'")
+    array = ds[name]
+    if set(array.dims) != set(dims):
+        raise BrainsnnError(
+            f"results.nc variable '{name}' has dims ({', '.join(map(str, array.dims))}), "
+            f"expected ({', '.join(dims)})"
+        )
+    return array.transpose(*dims)

@@ -11,24 +11,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from brainsnn.analysis.loading import variable
 from brainsnn.errors import BrainsnnError
 
 NO_SPIKE = 1.0  # first-spike time of a silent neuron, units of T
 STATISTICS = ("mean", "std", "min", "max")
 THRESHOLDS = ("test_threshold", "training_threshold")
-
-
-def variable(ds: xr.Dataset, name: str, dims: tuple[str, ...]) -> xr.DataArray:
-    """``ds[name]`` with exactly ``dims`` (in that order); BrainsnnError if absent or other dims."""
-    if name not in ds.variables:
-        raise BrainsnnError(f"results.nc has no variable '{name}'")
-    array = ds[name]
-    if set(array.dims) != set(dims):
-        raise BrainsnnError(
-            f"results.nc variable '{name}' has dims ({', '.join(map(str, array.dims))}), "
-            f"expected ({', '.join(dims)})"
-        )
-    return array.transpose(*dims)
 
 
 def n_classes(ds: xr.Dataset) -> int:

@@ -24,12 +24,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from brainsnn.analysis.loading import variable
 from brainsnn.analysis.readout import (
     confusion_matrix,
     decision_times,
     first_spike_distribution,
     n_classes,
-    variable,
     win_counts,
     winners,
 )

@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from brainsnn.analysis.loading import variable
 from brainsnn.errors import BrainsnnError
 from brainsnn.figures.style import (
     DOUBLE_COLUMN,
@@ -35,19 +36,6 @@ from brainsnn.figures.style import (
 
 MAX_TITLED_PANELS = 49  # above this many neurons the weight images are a mosaic without titles
 MAX_BAR_NEURONS = 10  # above this many neurons the class response is a heatmap
-
-
-def variable(ds: xr.Dataset, name: str, dims: tuple[str, ...]) -> xr.DataArray:
-    """``ds[name]`` with exactly ``dims`` (in that order); BrainsnnError if absent or other dims."""
-    if name not in ds.variables:
-        raise BrainsnnError(f"results.nc has no variable '{name}'")
-    array = ds[name]
-    if set(array.dims) != set(dims):
-        raise BrainsnnError(
-            f"results.nc variable '{name}' has dims ({', '.join(map(str, array.dims))}), "
-            f"expected ({', '.join(dims)})"
-        )
-    return array.transpose(*dims)
 
 
 def _labels(ds: xr.Dataset, array: xr.DataArray, dim: str) -> list[str]:
