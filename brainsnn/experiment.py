@@ -170,7 +170,7 @@ def run_protocol(
     started = time.perf_counter()
     directory = run_directory(protocol, out)
     checkpoint = directory / CHECKPOINT
-    check_run_directory(directory, resume)
+    check_run_directory(directory, resume, protocol.model_dump())
     models = load_models(protocol)
     composed = compose(models)
     parameters = resolve_parameters(protocol, models)
@@ -272,15 +272,46 @@ def fresh_progress(
     return Progress(state=state, parameters=parameters)
 
 
-def check_run_directory(directory: Path, resume: bool) -> None:
-    """Refuse to overwrite a run; with ``resume``, require its checkpoint."""
+#: Protocol sections a resumed run may change: where it runs and where it writes.
+RESUMABLE_CHANGES = ("device.", "output.")
+
+
+def check_run_directory(directory: Path, resume: bool, protocol: dict | None = None) -> None:
+    """Refuse to overwrite a run; with ``resume``, require its checkpoint and, if ``protocol``
+    (a protocol's ``model_dump()``) is given, the protocol the run was started with (except
+    the sections in RESUMABLE_CHANGES)."""
     checkpoint = directory / CHECKPOINT
     if resume and not checkpoint.exists():
         raise BrainsnnError(f"--resume: no checkpoint in {directory}")
+    saved = directory / "protocol.yaml"
+    if resume and protocol is not None and saved.exists():
+        before = _flatten(yaml.safe_load(saved.read_text()) or {})
+        now = _flatten(yaml.safe_load(yaml.safe_dump(protocol)))  # as protocol.yaml holds it
+        changed = sorted(
+            key
+            for key in before.keys() | now.keys()
+            if before.get(key) != now.get(key) and not key.startswith(RESUMABLE_CHANGES)
+        )
+        if changed:
+            raise BrainsnnError(
+                f"--resume: the protocol differs from {saved} in {', '.join(changed)}; "
+                "restore those values or start a new run"
+            )
     if not resume and (checkpoint.exists() or (directory / "results.nc").exists()):
         raise BrainsnnError(
             f"{directory} already holds a run: continue it with --resume, or choose another --out"
         )
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:
+    """Nested mappings as {dotted.key: value}."""
+    flat: dict[str, object] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def attach_log(path: Path) -> None:

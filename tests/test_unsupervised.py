@@ -10,7 +10,7 @@ import xarray as xr
 from click.testing import CliRunner
 
 from brainsnn.cli import main
-from brainsnn.errors import ConfigError
+from brainsnn.errors import BrainsnnError, ConfigError
 from brainsnn.modellib import compose
 from brainsnn.protocol import load_models, load_protocol, resolve_parameters
 from brainsnn.unsupervised.backend import SampleBatch, state_key
@@ -261,6 +261,9 @@ def test_interrupted_unsupervised_run_resumes_with_identical_results(tmp_path, b
         run("cut", stop_at=2)
     assert (tmp_path / "cut" / "checkpoint.npz").is_file()
     assert not (tmp_path / "cut" / "results.nc").exists()
+    changed = load_protocol(DIEHL_COOK, [*overrides, "labels.samples=20", "device.threads=1"])
+    with pytest.raises(BrainsnnError, match=r"differs from .*protocol.yaml in labels\.samples;"):
+        run_unsupervised_protocol(changed, tmp_path / "cut", resume=True, show_progress=False)
     resumed = run("cut", resume=True)
     assert calls["n"] == chunks - 1  # the first chunk came from the checkpoint
     np.testing.assert_array_equal(resumed.weights.values, reference.weights.values)

@@ -341,7 +341,7 @@ def run_unsupervised_protocol(
     """Run a validated unsupervised protocol in ``directory``; returns the results dataset."""
     started = time.perf_counter()
     checkpoint = directory / CHECKPOINT
-    check_run_directory(directory, resume)
+    check_run_directory(directory, resume, protocol.model_dump())
     models = load_models(protocol)
     composed = compose(models)
     parameters = resolve_parameters(protocol, models)
