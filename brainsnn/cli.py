@@ -123,6 +123,9 @@ def run(
     if getattr(loaded, "kind", "readout") == "unsupervised":
         _run_unsupervised(loaded, out, resume, quiet)
         return
+    if loaded.kind == "gradient":
+        _run_gradient(loaded, out, resume, quiet)
+        return
     outcome = run_protocol(loaded, out=out, resume=resume, show_progress=not quiet)
     data = outcome.dataset
     click.echo(
@@ -158,12 +161,39 @@ def _run_unsupervised(loaded, out: str | None, resume: bool, quiet: bool) -> Non
     click.echo(f"results: {directory / 'results.nc'}")
 
 
+def _run_gradient(loaded, out: str | None, resume: bool, quiet: bool) -> None:
+    from brainsnn.experiment import run_directory
+    from brainsnn.gradient.experiment import run_gradient_protocol
+
+    directory = run_directory(loaded, out)
+    data = run_gradient_protocol(loaded, directory, resume=resume, show_progress=not quiet)
+    click.echo(
+        f"{loaded.name}: {data.sizes['epoch']} epochs ({data.attrs['device']}), "
+        f"{float(data.epoch_train_seconds.mean()):.1f} s per training epoch"
+    )
+    for decoding in data.decoding.values:
+        accuracy = float(data.test_accuracy.sel(decoding=decoding))
+        click.echo(f"  test accuracy ({decoding}) {accuracy:.4f}")
+    click.echo(f"  spikes per neuron per sample {data.spikes_per_neuron.values.round(2).tolist()}")
+    if "resimulated_agreement" in data:
+        agreement = ", ".join(
+            f"{d} {float(a):.4f}"
+            for d, a in zip(data.decoding.values, data.resimulated_agreement.values, strict=True)
+        )
+        click.echo(f"  Brian2 re-simulation agrees with JAX on {agreement}")
+    click.echo(f"results: {directory / 'results.nc'}")
+
+
 @main.command()
 @PROTOCOL
 @SET
 def validate(protocol: Path, overrides: tuple[str, ...]) -> None:
     """Check PROTOCOL and its model files without running anything."""
     loaded = _load(protocol, overrides)
+    if loaded.kind == "gradient":
+        layers = len(loaded.network.hidden) + 1
+        click.echo(f"{protocol}: valid protocol '{loaded.name}' ({layers} gradient layers)")
+        return
     click.echo(
         f"{protocol}: valid protocol '{loaded.name}' ({len(loaded.network.models)} model files)"
     )
@@ -178,6 +208,9 @@ def show(protocol: Path, overrides: tuple[str, ...]) -> None:
 
     loaded = _load(protocol, overrides)
     resolved = loaded.model_dump()
+    if loaded.kind == "gradient":
+        click.echo(yaml.safe_dump(resolved, sort_keys=False).rstrip())
+        return
     resolved["network"]["parameters"] = resolve_parameters(loaded, load_models(loaded))
     click.echo(yaml.safe_dump(resolved, sort_keys=False).rstrip())
 
@@ -246,6 +279,89 @@ def convert(features: Path, labels: Path, output: Path) -> None:
 
     count = convert_features(features, labels, output)
     click.echo(f"wrote {count} samples to {output}")
+
+
+@data.command("spoken-digits")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--per-class-speaker",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Utterances of each class by each speaker.",
+)
+@click.option(
+    "--speakers",
+    type=click.IntRange(2, 20),
+    default=20,
+    show_default=True,
+    help="Speakers (espeak-ng voice variants); a fifth of them are test-only.",
+)
+@click.option(
+    "--languages",
+    default="en,de",
+    show_default=True,
+    help="Comma-separated: en (labels 0-9), de (labels 10-19).",
+)
+@click.option(
+    "--channels",
+    type=click.IntRange(min=1),
+    default=700,
+    show_default=True,
+    help="Cochlea channels.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Voices, pitches, speeds.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes synthesising in parallel (default: the CPU count).",
+)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def spoken_digits(
+    out_dir: Path,
+    per_class_speaker: int,
+    speakers: int,
+    languages: str,
+    channels: int,
+    seed: int,
+    workers: int | None,
+    quiet: bool,
+) -> None:
+    """Synthesise an offline SHD substitute into OUT_DIR: spoken_train.h5 / spoken_test.h5.
+
+    Digits 0-9 in English and German spoken by espeak-ng voices, through a 700-channel
+    brian2hears Gammatone cochlea and LIF neurons; SHD's file layout, speaker-disjoint test
+    split. Needs 'apt-get install espeak-ng'. A split already made with the same options is
+    reused, so an interrupted run can simply be repeated.
+    """
+    from brainsnn.data import synthesise_spoken_digits
+
+    try:
+        report = synthesise_spoken_digits(
+            out_dir,
+            per_class_speaker=per_class_speaker,
+            n_speakers=speakers,
+            languages=tuple(lang.strip() for lang in languages.split(",") if lang.strip()),
+            channels=channels,
+            seed=seed,
+            workers=workers,
+            show_progress=not quiet,
+        )
+    except KeyboardInterrupt:
+        click.echo(
+            f"interrupted: finished splits in {out_dir} are kept; repeat the command to continue",
+            err=True,
+        )
+        sys.exit(130)
+    for split in ("train", "test"):
+        stats = report[f"{split}_stats"]
+        click.echo(
+            f"{report[split]}: {stats['samples']} samples, speakers {report[f'{split}_speakers']}, "
+            f"{stats['mean_spikes']:.0f} spikes per sample (min {stats['min_spikes']}, "
+            f"max {stats['max_spikes']}), mean duration {stats['mean_duration_s']:.2f} s"
+        )
+    click.echo(f"done in {report['seconds']:.0f} s")
 
 
 # --- sweeps: k-fold cross-validation and grid search on Dask -------------------------------------

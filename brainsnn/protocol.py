@@ -240,18 +240,33 @@ def parse_assignment(
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``key.path=value`` overrides (values parsed as YAML) to raw protocol data."""
+    """Apply ``key.path=value`` overrides (values parsed as YAML) to raw protocol data.
+
+    A number in the path indexes a list (``network.hidden.0.neuron=gradient/lif``).
+    """
     for item in overrides:
         key, value = parse_assignment(item)
-        node = data
+        node: Any = data
         parts = key.split(".")
         for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
+            if isinstance(node, list):
+                child = node[_list_index(node, part, item)]
+            else:
+                child = node.setdefault(part, {})
+            if not isinstance(child, dict | list):
                 raise ConfigError(f"--set {item}: '{part}' is not a section")
             node = child
-        node[parts[-1]] = value
+        if isinstance(node, list):
+            node[_list_index(node, parts[-1], item)] = value
+        else:
+            node[parts[-1]] = value
     return data
+
+
+def _list_index(items: list, part: str, item: str) -> int:
+    if not part.isdigit() or int(part) >= len(items):
+        raise ConfigError(f"--set {item}: '{part}' is not an index of a list of {len(items)}")
+    return int(part)
 
 
 def protocol_schema(data: dict[str, Any]) -> type[BaseModel]:
@@ -261,15 +276,22 @@ def protocol_schema(data: dict[str, Any]) -> type[BaseModel]:
         from brainsnn.unsupervised.protocol import UnsupervisedProtocol
 
         return UnsupervisedProtocol
+    if kind == "gradient":
+        from brainsnn.gradient.protocol import GradientProtocol
+
+        return GradientProtocol
     if kind != "readout":
-        raise ConfigError(f"kind: unknown protocol kind '{kind}'; choose readout or unsupervised")
+        raise ConfigError(
+            f"kind: unknown protocol kind '{kind}'; choose readout, unsupervised or gradient"
+        )
     return Protocol
 
 
 def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Protocol:
     """Read, override and validate a protocol file; then check its models and parameters.
 
-    Returns a readout ``Protocol`` or, for ``kind: unsupervised``, an ``UnsupervisedProtocol``.
+    Returns a readout ``Protocol`` or, for ``kind: unsupervised``, an ``UnsupervisedProtocol``,
+    for ``kind: gradient`` a ``GradientProtocol``.
     """
     data, lines = read_yaml(path)
     data = apply_overrides(data, overrides or [])
@@ -277,6 +299,11 @@ def load_protocol(path: str | Path, overrides: list[str] | None = None) -> Proto
         protocol = protocol_schema(data).model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(path, exc, lines)) from None
+    if getattr(protocol, "kind", "readout") == "gradient":
+        from brainsnn.gradient.protocol import check_layer_models
+
+        check_layer_models(protocol, str(path), lines)
+        return protocol
     resolve_parameters(
         protocol, load_models(protocol, str(path), lines), source=str(path), lines=lines
     )

@@ -108,6 +108,9 @@ def _section(
         opt_in = _optional_section(info.annotation)
         if opt_in is not None:
             nested.append((key, opt_in, False, " (when set)"))
+        items = typing.get_args(info.annotation)
+        if typing.get_origin(info.annotation) is list and items and _is_section(items[0]):
+            nested.append((f"{key}.N", items[0], False, " (each list item N = 0, 1, ...)"))
         description = info.description or FALLBACK_DESCRIPTIONS.get(key, "")
         lines.append(
             f"| `{key}` | {_cell(_type_name(info.annotation))}{_constraints(info)} | "
@@ -126,12 +129,15 @@ def protocol_reference_markdown() -> str:
     (such as ``network.weights``) after their parent. Keys are written as the dotted paths that
     ``--set key.path=value`` takes.
     """
+    from brainsnn.gradient.protocol import GradientProtocol
     from brainsnn.unsupervised.protocol import UnsupervisedProtocol
 
     lines = ["## Readout protocols (`kind: readout`, the default)", ""]
     lines += _section("", Protocol, "Top level", False)
     lines += ["## Unsupervised WTA-STDP protocols (`kind: unsupervised`)", ""]
     lines += _section("", UnsupervisedProtocol, "Top level", False, " (unsupervised)")
+    lines += ["## Gradient-trained SNNs (`kind: gradient`)", ""]
+    lines += _section("", GradientProtocol, "Top level", False, " (gradient)")
     return "\n".join(lines).rstrip() + "\n"
 
 

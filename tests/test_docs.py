@@ -9,6 +9,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from brainsnn.gradient.protocol import GradientProtocol, LayerSection
 from brainsnn.modellib import ROLES
 from brainsnn.protocol import Protocol
 from brainsnn.schema_docs import BEGIN, END, FALLBACK_DESCRIPTIONS, protocol_reference_markdown
@@ -57,6 +58,15 @@ def test_every_unsupervised_schema_field_is_documented(key: str, reference: str)
     assert f"`{key}`" in unsupervised
 
 
+@pytest.mark.parametrize(
+    "key",
+    _schema_keys(GradientProtocol) + _schema_keys(LayerSection, "network.hidden.N."),
+)
+def test_every_gradient_schema_field_is_documented(key: str, reference: str) -> None:
+    gradient = reference.split("(`kind: gradient`)", 1)[1]
+    assert f"`{key}`" in gradient
+
+
 def test_fallback_descriptions_name_real_keys() -> None:
     assert set(FALLBACK_DESCRIPTIONS) <= set(_schema_keys(Protocol))
 
@@ -72,8 +82,12 @@ def test_every_model_parameter_is_documented() -> None:
     assert MODEL_FILES
     for path in MODEL_FILES:
         data = yaml.safe_load(path.read_text())
-        for role in ROLES:
-            for parameter in (data.get(role) or {}).get("parameters") or {}:
+        if data.get("kind") == "gradient_neuron":
+            sections = [data]
+        else:
+            sections = [data.get(role) or {} for role in ROLES]
+        for section in sections:
+            for parameter in section.get("parameters") or {}:
                 assert re.search(rf"`{re.escape(parameter)}`", docs), (
                     f"parameter '{parameter}' of {path.relative_to(ROOT)} is documented in "
                     f"neither protocols/README.md nor models/README.md"

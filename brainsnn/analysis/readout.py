@@ -38,10 +38,11 @@ def confusion_matrix(ds: xr.Dataset, normalize: bool = False) -> xr.DataArray:
     """Test samples of each true class (rows) predicted as each class (columns).
 
     Needs ``test_label`` (test_sample) and ``test_prediction`` (test_sample), or (repeat,
-    test_sample) for runs with repeated test passes, whose counts are summed. Returns counts
-    with dims (true_class, predicted_class); a predicted class -1 (no output spike) adds a
-    column -1. With ``normalize`` each row is divided by its total (fractions; NaN for a class
-    without samples).
+    test_sample) for runs with repeated test passes, whose counts are summed; a ``decoding``
+    dim (gradient runs) is narrowed to the training loss's decoding (attribute ``decoding``).
+    Returns counts with dims (true_class, predicted_class); a predicted class -1 (no output
+    spike) adds a column -1. With ``normalize`` each row is divided by its total (fractions;
+    NaN for a class without samples).
     """
     labels = np.asarray(variable(ds, "test_label", ("test_sample",)).values, dtype=np.int64)
     prediction = ds["test_prediction"] if "test_prediction" in ds.variables else None
@@ -49,6 +50,8 @@ def confusion_matrix(ds: xr.Dataset, normalize: bool = False) -> xr.DataArray:
         raise BrainsnnError("results.nc has no variable 'test_prediction'")
     if "test_sample" not in prediction.dims:
         raise BrainsnnError("results.nc variable 'test_prediction' has no dim test_sample")
+    if "decoding" in prediction.dims:  # gradient runs: the training loss's decoding
+        prediction = prediction.sel(decoding=ds.attrs.get("decoding", prediction["decoding"][0]))
     predicted = prediction.transpose(..., "test_sample").values.reshape(-1, labels.size)
     predicted = np.asarray(predicted, dtype=np.int64)
     classes = n_classes(ds)

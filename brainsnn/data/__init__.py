@@ -8,27 +8,45 @@ from brainsnn.data.idx import (
     read_idx,
     write_idx,
 )
+from brainsnn.data.shd import (
+    SHD_UNITS,
+    SpikeEvents,
+    augment_shift_scale,
+    bin_events,
+    n_steps_needed,
+    read_shd,
+    write_shd,
+)
 from brainsnn.data.spikingdataset import (
     convert_features,
     features_to_spiking_dataset,
     read_spiking_dataset,
     write_spiking_dataset,
 )
+from brainsnn.data.spoken_digits import synthesise_spoken_digits
 from brainsnn.data.ttfs import grid_times, quantise_times, ttfs_encode
 
 __all__ = [
     "DIGITS_MAX_VALUE",
     "FASHION_MNIST_DIR",
     "MNIST_MAX_VALUE",
+    "SHD_UNITS",
+    "SpikeEvents",
+    "augment_shift_scale",
+    "bin_events",
     "convert_features",
     "features_to_spiking_dataset",
     "grid_times",
     "load_digits_dataset",
     "load_idx_dataset",
+    "n_steps_needed",
     "quantise_times",
     "read_idx",
+    "read_shd",
     "read_spiking_dataset",
+    "synthesise_spoken_digits",
     "ttfs_encode",
     "write_idx",
+    "write_shd",
     "write_spiking_dataset",
 ]

@@ -157,6 +157,8 @@ class StandaloneRunner(DeviceRunner):
             self.run_dir = private_run_directory(self.directory)
 
     def _generate_and_compile(self) -> None:
+        self.net = None  # free this runner's old objects: regenerated code keeps the same names
+        gc.collect()
         select_device(self.name, self.directory, self.threads)
         self.net = self.build()
         self.device = b2.get_device()

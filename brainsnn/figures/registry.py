@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import xarray as xr
 from matplotlib.figure import Figure
 
-from brainsnn.figures import readout, unsupervised
+from brainsnn.figures import gradient, readout, unsupervised
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,24 @@ FIGURES: dict[str, FigureSpec] = {
         "double",
         "share of training samples won per neuron and epoch; training thresholds over epochs "
         "(train_wins, epoch_training_threshold)",
+    ),
+    "accuracy_over_time": FigureSpec(
+        ("accuracy_over_time",),
+        gradient.accuracy_over_time,
+        "single",
+        "test accuracy vs decision time, FS vs FR decoding, with latencies (accuracy_over_time)",
+    ),
+    "training_curves": FigureSpec(
+        ("train_loss",),
+        gradient.training_curves,
+        "single",
+        "training loss and accuracy per epoch of a gradient run (train_loss)",
+    ),
+    "layer_activity": FigureSpec(
+        ("spikes_per_neuron",),
+        gradient.layer_activity,
+        "single",
+        "spikes per neuron per test sample of each layer (spikes_per_neuron)",
     ),
 }
 

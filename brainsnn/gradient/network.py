@@ -1,0 +1,150 @@
+"""A feed-forward stack of gradient-neuron layers: weights, BatchNorm, dropout, forward pass.
+
+Parameters are a pytree ``{"layers": [{"weight", "bias"?, "bn_scale"?, "bn_shift"?, "neuron"}]}``
+(trained); ``constants`` hold each layer's non-trained neuron parameters and ``batch_stats`` the
+BatchNorm running mean / variance (PyTorch semantics: momentum 0.1, eps 1e-5, unbiased running
+variance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from brainsnn.gradient.modelfile import load_neuron
+from brainsnn.gradient.neurons import NeuronLayer
+from brainsnn.gradient.protocol import GradientNetwork, LayerSection
+
+BN_MOMENTUM = 0.1
+BN_EPS = 1e-5
+
+
+@dataclass
+class Forward:
+    """Outputs of one forward pass, all (batch, T, N): hidden activities and the readout."""
+
+    hidden: list[jax.Array]
+    readout_spikes: jax.Array
+    readout_membrane: jax.Array
+    batch_stats: list[dict]
+
+
+class GradientStack:
+    """The layers of a protocol's ``network`` section, for ``inputs`` input channels."""
+
+    def __init__(self, network: GradientNetwork, inputs: int):
+        self.sections: list[LayerSection] = [*network.hidden, network.readout]
+        self.init = network.init
+        self.parallel = network.parallel
+        self.inputs = inputs
+        self.layers = [
+            NeuronLayer(load_neuron(s.neuron, s.firing), s.size, dict(s.parameters))
+            for s in self.sections
+        ]
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.inputs] + [s.size for s in self.sections]
+
+    def init_state(self, seed: int) -> tuple[dict, list[dict], list[dict]]:
+        """(trainable parameters, per-layer constants, per-layer BatchNorm statistics)."""
+        rng = np.random.default_rng(seed)
+        layers, constants, stats = [], [], []
+        for section, layer, fan_in in zip(self.sections, self.layers, self.sizes, strict=False):
+            if self.init == "xavier_uniform":
+                bound = np.sqrt(6.0 / (fan_in + section.size))
+            else:
+                bound = np.sqrt(3.0 / fan_in)
+            entry = {"weight": jnp.asarray(rng.uniform(-bound, bound, (fan_in, section.size)))}
+            if section.bias:
+                entry["bias"] = jnp.zeros(section.size)
+            if section.batch_norm:
+                entry["bn_scale"] = jnp.ones(section.size)
+                entry["bn_shift"] = jnp.zeros(section.size)
+            trainable, fixed = layer.init_parameters(rng)
+            entry["neuron"] = trainable
+            layers.append(jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), entry))
+            constants.append(fixed)
+            stats.append(
+                {"mean": jnp.zeros(section.size), "var": jnp.ones(section.size)}
+                if section.batch_norm
+                else {}
+            )
+        return {"layers": layers}, constants, stats
+
+    def _batch_norm(self, current, entry, stats, train: bool):
+        if train:
+            mean = current.mean(axis=(0, 1))
+            var = current.var(axis=(0, 1))
+            count = current.shape[0] * current.shape[1]
+            stats = {
+                "mean": (1 - BN_MOMENTUM) * stats["mean"] + BN_MOMENTUM * mean,
+                "var": (1 - BN_MOMENTUM) * stats["var"]
+                + BN_MOMENTUM * var * count / max(count - 1, 1),
+            }
+        else:
+            mean, var = stats["mean"], stats["var"]
+        normalised = (current - mean) / jnp.sqrt(var + BN_EPS)
+        return normalised * entry["bn_scale"] + entry["bn_shift"], jax.lax.stop_gradient(stats)
+
+    def forward(
+        self,
+        params: dict,
+        constants: list[dict],
+        batch_stats: list[dict],
+        x: jax.Array,
+        key: jax.Array,
+        train: bool,
+    ) -> Forward:
+        """Run the stack on input counts x (batch, T, inputs)."""
+        activity, hidden, new_stats = x, [], []
+        keys = jax.random.split(key, 2 * len(self.layers))
+        for index, (section, layer) in enumerate(zip(self.sections, self.layers, strict=True)):
+            entry = params["layers"][index]
+            current = activity @ entry["weight"]
+            if section.bias:
+                current = current + entry["bias"]
+            stats = batch_stats[index]
+            if section.batch_norm:
+                current, stats = self._batch_norm(current, entry, stats, train)
+            new_stats.append(stats)
+            values = layer.effective(entry["neuron"], constants[index])
+            activity, membrane = layer(current, values, keys[2 * index], self.parallel)
+            if train and section.dropout > 0:
+                keep = 1 - section.dropout
+                mask = jax.random.bernoulli(keys[2 * index + 1], keep, (x.shape[0], section.size))
+                activity = activity * mask[:, None, :] / keep
+            if index < len(self.layers) - 1:
+                hidden.append(activity)
+        return Forward(hidden, activity, membrane, new_stats)
+
+    def inference_weights(
+        self, params: dict, constants: list[dict], batch_stats: list[dict]
+    ) -> list[dict[str, np.ndarray]]:
+        """Per layer: weight (in, out) and bias (out,) with BatchNorm folded in, and the
+        effective neuron parameters (out,): what the Brian2 re-simulation needs (float64)."""
+        exported = []
+        for index, (section, layer) in enumerate(zip(self.sections, self.layers, strict=True)):
+            entry = params["layers"][index]
+            weight = np.asarray(entry["weight"], np.float64)
+            bias = np.asarray(entry.get("bias", np.zeros(section.size)), np.float64)
+            if section.batch_norm:
+                stats = batch_stats[index]
+                gain = np.asarray(entry["bn_scale"], np.float64) / np.sqrt(
+                    np.asarray(stats["var"], np.float64) + BN_EPS
+                )
+                shift = np.asarray(entry["bn_shift"], np.float64)
+                bias = (bias - np.asarray(stats["mean"], np.float64)) * gain + shift
+                weight = weight * gain
+            values = layer.effective(entry["neuron"], constants[index])
+            exported.append(
+                {
+                    "weight": weight,
+                    "bias": bias,
+                    "parameters": {k: np.asarray(v, np.float64) for k, v in values.items()},
+                }
+            )
+        return exported

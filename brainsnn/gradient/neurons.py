@@ -1,0 +1,170 @@
+"""JAX layers of gradient neurons: model-file code printed by sympy, run sequentially or by FFT.
+
+``NeuronLayer`` turns a :class:`~brainsnn.gradient.modelfile.NeuronModel` into a function from the
+layer input x (batch, steps, neurons) to its activity (spikes, ReLU values or nothing) and its
+membrane trace. Models with a reset (or any non-linear step) run as a ``lax.scan`` over steps;
+reset-free linear models (SPSN) are a causal filter whose kernel is the impulse response of the
+same step code, applied to all steps at once with real FFTs zero-padded to 2T (spec B.2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import sympy
+
+from brainsnn.gradient.modelfile import INPUT_NAME, NeuronModel, Statement, initial_parameter
+from brainsnn.gradient.spiking import fire
+
+#: Brian2 function names (as Brian2's sympy parser writes them) in JAX.
+_BRIAN_FUNCTIONS = {
+    "clip": jnp.clip,
+    "int_": lambda value: jnp.asarray(value, dtype=jnp.float32),
+    "abs": jnp.abs,
+    "sign": jnp.sign,
+}
+
+Environment = dict[str, jax.Array]
+
+
+def jax_expression(expression: sympy.Expr) -> Callable[[Environment], jax.Array]:
+    """A function of a name -> array environment that evaluates a sympy expression in JAX."""
+    names = sorted(str(symbol) for symbol in expression.free_symbols)
+    function = sympy.lambdify(
+        [sympy.Symbol(name) for name in names], expression, modules=[_BRIAN_FUNCTIONS, "jax"]
+    )
+    return lambda env: function(*(env[name] for name in names))
+
+
+def _run_statements(
+    statements: list[tuple[str, Callable[[Environment], jax.Array]]], env: Environment
+) -> Environment:
+    env = dict(env)
+    for target, function in statements:
+        env[target] = jnp.broadcast_to(function(env), env[INPUT_NAME].shape)
+    return env
+
+
+def _compiled(statements: list[Statement]) -> list[tuple[str, Callable]]:
+    return [(s.target, jax_expression(s.expression)) for s in statements]
+
+
+@dataclass
+class NeuronLayer:
+    """One layer of ``size`` neurons of a model, with protocol overrides of its parameters."""
+
+    model: NeuronModel
+    size: int
+    overrides: dict[str, float]
+
+    def __post_init__(self) -> None:
+        self._step = _compiled(self.model.step)
+        self._reset = _compiled(self.model.reset)
+        threshold = self.model.threshold
+        self._threshold = None if threshold is None else jax_expression(threshold[0])
+        self._inclusive = bool(threshold and threshold[1])
+        self.parallel = self.model.is_linear()
+
+    # --- parameters --------------------------------------------------------------------------
+
+    def init_parameters(self, rng: np.random.Generator) -> tuple[dict, dict]:
+        """(trainable raw values, constants), each name -> float32 array of shape (size,)."""
+        trainable, constants = {}, {}
+        for name, spec in self.model.spec.parameters.items():
+            value = self.overrides.get(name, spec.value)
+            if spec.trainable == "layer":
+                initial = initial_parameter(value, 1, rng)
+            else:
+                initial = initial_parameter(value, self.size, rng)
+            if spec.trainable is None:
+                constants[name] = jnp.asarray(initial, jnp.float32)
+                continue
+            if spec.constraint == "sigmoid":
+                if not ((initial > 0) & (initial < 1)).all():
+                    raise ValueError(f"{name}: a sigmoid-constrained value must be in (0, 1)")
+                initial = np.log(initial / (1 - initial))
+            trainable[name] = jnp.asarray(initial, jnp.float32)
+        return trainable, constants
+
+    def effective(self, trainable: dict, constants: dict) -> dict[str, jax.Array]:
+        """Parameter values as the model code sees them (constraints applied), per neuron."""
+        values = dict(constants)
+        for name, raw in trainable.items():
+            constraint = self.model.spec.parameters[name].constraint
+            if constraint == "sigmoid":
+                raw = jax.nn.sigmoid(raw)
+            elif constraint == "unit_interval":
+                raw = jnp.clip(raw, 0.0, 1.0)
+            values[name] = raw
+        return {name: jnp.broadcast_to(v, (self.size,)) for name, v in values.items()}
+
+    # --- dynamics ----------------------------------------------------------------------------
+
+    def _threshold_spike(self, env: Environment) -> jax.Array:
+        surrogate = self.model.spec.surrogate
+        return fire(
+            "threshold",
+            self._threshold(env),
+            key=None,
+            inclusive=self._inclusive,
+            surrogate=(surrogate.function, surrogate.scale),
+        )
+
+    def _sequential(self, x: jax.Array, parameters: dict, key: jax.Array | None):
+        """lax.scan over steps: x (batch, T, N) -> (activity, membrane), both (batch, T, N)."""
+        batch = x.shape[0]
+        state = {name: jnp.zeros((batch, self.size), x.dtype) for name in self.model.spec.state}
+        keys = None if key is None else jax.random.split(key, x.shape[1])
+
+        def step(carry, inputs):
+            x_t, key_t = inputs
+            env = _run_statements(self._step, {**parameters, **carry, INPUT_NAME: x_t})
+            membrane = env[self.model.spec.membrane]
+            if self.model.firing == "threshold":
+                spike = self._threshold_spike(env)
+                held = jax.lax.stop_gradient(spike)
+                for target, function in self._reset:
+                    env[target] = env[target] + held * (function(env) - env[target])
+                if self.model.spec.spike is not None:
+                    env[self.model.spec.spike] = spike
+                activity = spike
+            else:
+                activity = fire(self.model.firing, membrane, key=key_t)
+            new_state = {name: env[name] for name in self.model.spec.state}
+            return new_state, (activity, membrane)
+
+        _, (activity, membrane) = jax.lax.scan(step, state, (jnp.swapaxes(x, 0, 1), keys))
+        return jnp.swapaxes(activity, 0, 1), jnp.swapaxes(membrane, 0, 1)
+
+    def kernel(self, parameters: dict, steps: int) -> jax.Array:
+        """Impulse response (steps, N) of the membrane to x = delta at step 0 (linear models)."""
+        impulse = jnp.zeros((1, steps, self.size)).at[0, 0, :].set(1.0)
+        linear = NeuronLayer(self.model, self.size, self.overrides)
+        linear.model = _as_nonfiring(self.model)
+        _, membrane = linear._sequential(impulse, parameters, None)
+        return membrane[0]
+
+    def _parallel(self, x: jax.Array, parameters: dict, key: jax.Array | None):
+        steps = x.shape[1]
+        kernel = self.kernel(parameters, steps)
+        size = 2 * steps
+        spectrum = jnp.fft.rfft(x, n=size, axis=1) * jnp.fft.rfft(kernel, n=size, axis=0)
+        membrane = jnp.fft.irfft(spectrum, n=size, axis=1)[:, :steps].astype(x.dtype)
+        return fire(self.model.firing, membrane, key=key), membrane
+
+    def __call__(
+        self, x: jax.Array, parameters: dict, key: jax.Array | None, parallel: bool | None = None
+    ) -> tuple[jax.Array, jax.Array]:
+        """Run the layer on x (batch, T, N); ``parameters`` are effective values (size,)."""
+        use_parallel = self.parallel if parallel is None else parallel and self.parallel
+        if use_parallel:
+            return self._parallel(x, parameters, key)
+        return self._sequential(x, parameters, key)
+
+
+def _as_nonfiring(model: NeuronModel) -> NeuronModel:
+    return NeuronModel(model.spec, model.path, "none")

@@ -1,0 +1,66 @@
+"""Spike functions with their surrogate or straight-through gradients (spec A.1, B.1, B.2)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(1, 2, 3))
+def heaviside(u: jax.Array, inclusive: bool, function: str, scale: float) -> jax.Array:
+    """H(u) (H(0) = 1 when ``inclusive``) whose derivative is a surrogate of u.
+
+    fast_sigmoid: 1 / (scale |u| + 1)^2 (SuperSpike; FS_coding scale 5, SPSN's LIF 100);
+    atan: (scale / 2) / (1 + (pi scale u / 2)^2) (ParaLIF's 'atan').
+    """
+    return (u >= 0 if inclusive else u > 0).astype(u.dtype)
+
+
+@heaviside.defjvp
+def _heaviside_jvp(inclusive, function, scale, primals, tangents):
+    (u,), (du,) = primals, tangents
+    if function == "fast_sigmoid":
+        slope = 1.0 / (scale * jnp.abs(u) + 1.0) ** 2
+    else:
+        slope = (scale / 2) / (1 + (jnp.pi * scale * u / 2) ** 2)
+    return heaviside(u, inclusive, function, scale), slope * du
+
+
+def sigmoid_bernoulli(membrane: jax.Array, key: jax.Array) -> jax.Array:
+    """SPSN-SB: s ~ Bernoulli(sigmoid(m)); backward ds/dp := p (so ds/dm = p^2 (1 - p))."""
+    p = jax.nn.sigmoid(membrane)
+    sample = jax.random.bernoulli(key, jax.lax.stop_gradient(p)).astype(membrane.dtype)
+    surrogate = p * p / 2
+    return jax.lax.stop_gradient(sample - surrogate) + surrogate
+
+
+def gumbel_softmax(membrane: jax.Array, key: jax.Array, temperature: float = 1.0) -> jax.Array:
+    """SPSN-GS, hard: logits (m, -m) plus Gumbel noise; forward 1[y > 0.5], backward dy."""
+    uniform = jax.random.uniform(key, membrane.shape, membrane.dtype, 1e-7, 1 - 1e-7)
+    logistic = jnp.log(uniform) - jnp.log1p(-uniform)  # g0 - g1 of two Gumbel draws
+    soft = jax.nn.sigmoid((2 * membrane + logistic) / temperature)
+    hard = (soft > 0.5).astype(membrane.dtype)
+    return jax.lax.stop_gradient(hard - soft) + soft
+
+
+def fire(
+    firing: str,
+    value: jax.Array,
+    key: jax.Array | None,
+    inclusive: bool = True,
+    surrogate: tuple[str, float] = ("fast_sigmoid", 5.0),
+) -> jax.Array:
+    """A layer's activity from its threshold argument (threshold) or membrane (the others)."""
+    if firing == "threshold":
+        return heaviside(value, inclusive, *surrogate)
+    if firing == "sigmoid_bernoulli":
+        return sigmoid_bernoulli(value, key)
+    if firing == "gumbel_softmax":
+        return gumbel_softmax(value, key)
+    if firing == "relu":
+        return jax.nn.relu(value)
+    if firing == "none":
+        return jnp.zeros_like(value)
+    raise ValueError(f"unknown firing '{firing}'")
