@@ -176,9 +176,7 @@ def run_protocol(
     parameters = resolve_parameters(protocol, models)
     data = prepare_data(protocol)  # fails early, before anything is written
     require_device(protocol.device.name)
-    directory.mkdir(parents=True, exist_ok=True)
-    attach_log(directory / "run.log")
-    (directory / "protocol.yaml").write_text(yaml.safe_dump(protocol.model_dump(), sort_keys=False))
+    open_run_directory(directory, protocol)
     layout = build_layout(protocol, data)
     log.info(
         "protocol %s: %d train / %d validation / %d test samples, %d inputs, %d outputs, "
@@ -312,6 +310,13 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
+
+
+def open_run_directory(directory: Path, protocol) -> None:
+    """Create the run directory, send the log to its run.log, save the validated protocol."""
+    directory.mkdir(parents=True, exist_ok=True)
+    attach_log(directory / "run.log")
+    (directory / "protocol.yaml").write_text(yaml.safe_dump(protocol.model_dump(), sort_keys=False))
 
 
 def attach_log(path: Path) -> None:

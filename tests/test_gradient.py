@@ -18,7 +18,12 @@ from brainsnn.gradient.modelfile import load_neuron  # noqa: E402
 from brainsnn.gradient.network import GradientStack  # noqa: E402
 from brainsnn.gradient.neurons import NeuronLayer  # noqa: E402
 from brainsnn.gradient.protocol import GradientNetwork  # noqa: E402
-from brainsnn.gradient.spiking import gumbel_softmax, heaviside, sigmoid_bernoulli  # noqa: E402
+from brainsnn.gradient.spiking import (  # noqa: E402
+    gumbel_softmax,
+    heaviside,
+    paralif_spikes,
+    sigmoid_bernoulli,
+)
 from brainsnn.protocol import load_protocol  # noqa: E402
 
 RNG = np.random.default_rng(0)
@@ -469,3 +474,37 @@ def test_figures_of_a_gradient_run(spike_files, tmp_path):
     assert ax.get_ylabel() == "training loss"
     (ax,) = gradient_figures.layer_activity(ds).axes
     assert [t.get_text() for t in ax.get_xticklabels()] == ["hidden 1", "readout"]
+
+
+def test_paralif_spike_functions():
+    membrane = jnp.asarray([[[0.0], [0.5], [0.45], [1.2], [1.1]]])  # (batch 1, T 5, N 1)
+    theta = jnp.asarray([0.2])
+    surrogate = ("fast_sigmoid", 100.0)
+    rise = paralif_spikes("D", membrane, theta, None, surrogate)[0, :, 0]
+    np.testing.assert_array_equal(rise, [0, 1, 0, 1, 0])  # rises 0.5 and 0.75 exceed 0.2
+    above = paralif_spikes("T", membrane, jnp.asarray([0.48]), None, surrogate)[0, :, 0]
+    np.testing.assert_array_equal(above, [0, 1, 0, 1, 1])
+    sigmoid_rise = paralif_spikes("SD", membrane, jnp.asarray([0.1]), None, surrogate)[0, :, 0]
+    s = 1 / (1 + np.exp(-np.asarray(membrane[0, :, 0])))
+    np.testing.assert_array_equal(sigmoid_rise, np.diff(s, prepend=0.0) > 0.1)
+    grad = jax.grad(lambda m: paralif_spikes("T", m, theta, None, surrogate).sum())(membrane)
+    np.testing.assert_allclose(grad[0, 1, 0], 1 / (100 * 0.3 + 1) ** 2, rtol=1e-5)
+    draws = paralif_spikes(
+        "TRB", jnp.full((1, 20000, 1), -1.0), theta, jax.random.PRNGKey(0), surrogate
+    )
+    assert float(draws.sum()) == 0  # relu(tanh(-1)) = 0: never fires
+
+
+def test_paralif_layer_trains_its_threshold():
+    layer, _ = _layer("paralif", size=4)
+    assert layer.parallel and layer.model.firing == "paralif_D"
+    trainable, constants = layer.init_parameters(np.random.default_rng(0))
+    assert trainable["theta"].shape == (1,)  # one per layer
+    x = _inputs(steps=50, size=4, high=3.0)
+
+    def total(raw):
+        return layer(x, layer.effective({"theta": raw}, constants), None)[0].sum()
+
+    assert float(jax.grad(total)(trainable["theta"])[0]) < 0  # a higher threshold, fewer spikes
+    with pytest.raises(ConfigError, match="reset-free neuron with a theta"):
+        load_neuron("gradient/lif", "paralif_D")

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-import yaml
 from tqdm import tqdm
 
 from brainsnn.errors import ConfigError
-from brainsnn.experiment import attach_log, basic_provenance, check_run_directory
+from brainsnn.experiment import basic_provenance, check_run_directory, open_run_directory
 from brainsnn.gradient.data import GradientDataset, SpikeSplit, load_gradient_data
 from brainsnn.gradient.export import save_network
 from brainsnn.gradient.metrics import (
@@ -247,9 +246,7 @@ def run_gradient_protocol(
     check_run_directory(directory, resume, protocol.model_dump())
     data = load_gradient_data(protocol.data, protocol.seed)
     _check_sizes(protocol, data)
-    directory.mkdir(parents=True, exist_ok=True)
-    attach_log(directory / "run.log")
-    (directory / "protocol.yaml").write_text(yaml.safe_dump(protocol.model_dump(), sort_keys=False))
+    open_run_directory(directory, protocol)
     log.info(
         "protocol %s: %d train / %d validation / %d test samples, %d channels x %d steps, "
         "layers %s",

@@ -23,7 +23,22 @@ from brainsnn.errors import ConfigError
 from brainsnn.modellib import MODEL_DIR
 from brainsnn.yamlfile import load_model
 
-Firing = Literal["threshold", "sigmoid_bernoulli", "gumbel_softmax", "relu", "none"]
+Firing = Literal[
+    "threshold",
+    "sigmoid_bernoulli",
+    "gumbel_softmax",
+    "relu",
+    "none",
+    "paralif_TRB",
+    "paralif_D",
+    "paralif_SD",
+    "paralif_TD",
+    "paralif_TRD",
+    "paralif_T",
+    "paralif_ST",
+    "paralif_TT",
+    "paralif_TRT",
+]
 #: Names a model's code may use besides its state, parameters and temporaries.
 INPUT_NAME = "x"
 _RESERVED = {INPUT_NAME, "t", "dt", "i", "N"}
@@ -53,10 +68,11 @@ class GradientParameter(_Strict):
     trainable: Literal["neuron", "layer"] | None = Field(
         None, description="trained with one value per neuron or one per layer; null = constant"
     )
-    constraint: Literal["sigmoid", "unit_interval", "none"] = Field(
+    constraint: Literal["sigmoid", "unit_interval", "positive", "none"] = Field(
         "none",
         description="sigmoid: stored as a logit, used as sigmoid(raw) (decays); unit_interval: "
-        "clamped into [0, 1] before every step (AdLIF a, b); none: used as stored",
+        "clamped into [0, 1] before every step (AdLIF a, b); positive: used as relu(raw) "
+        "(ParaLIF's learnable theta); none: used as stored",
     )
     description: str
 
@@ -80,7 +96,8 @@ class GradientNeuron(_Strict):
         "threshold",
         description="threshold: deterministic Heaviside with surrogate; sigmoid_bernoulli / "
         "gumbel_softmax: stochastic SPSN firing from the membrane; relu: max(membrane, 0) "
-        "(non-spiking); none: no output (readout)",
+        "(non-spiking); none: no output (readout); paralif_<mode>: ParaLIF's spike functions "
+        "(TRB, D, SD, TD, TRD, T, ST, TT, TRT; need a theta parameter and a surrogate)",
     )
     surrogate: Surrogate | None = None
     parameters: dict[str, GradientParameter] = {}
@@ -166,7 +183,7 @@ class NeuronModel:
     @property
     def spikes(self) -> bool:
         """Whether the neuron emits spikes (0/1) rather than a graded value or nothing."""
-        return self.firing in ("threshold", "sigmoid_bernoulli", "gumbel_softmax")
+        return self.firing not in ("relu", "none")
 
     @property
     def resets(self) -> bool:
@@ -233,6 +250,13 @@ def load_neuron(name: str, firing: Firing | None = None) -> NeuronModel:
     model = NeuronModel(spec, path, firing or spec.firing)
     if model.firing == "threshold" and (spec.threshold is None or spec.surrogate is None):
         raise ConfigError(f"{path}: firing: threshold needs the file's threshold and surrogate")
+    if model.firing.startswith("paralif_") and (
+        "theta" not in spec.parameters or spec.surrogate is None or spec.reset
+    ):
+        raise ConfigError(
+            f"{path}: firing {model.firing} needs a reset-free neuron with a theta parameter "
+            "and a surrogate (e.g. gradient/paralif)"
+        )
     model.check_names()
     return model
 

@@ -99,6 +99,8 @@ class NeuronLayer:
                 raw = jax.nn.sigmoid(raw)
             elif constraint == "unit_interval":
                 raw = jnp.clip(raw, 0.0, 1.0)
+            elif constraint == "positive":
+                raw = jax.nn.relu(raw)
             values[name] = raw
         return {name: jnp.broadcast_to(v, (self.size,)) for name, v in values.items()}
 
@@ -118,10 +120,8 @@ class NeuronLayer:
         """lax.scan over steps: x (batch, T, N) -> (activity, membrane), both (batch, T, N)."""
         batch = x.shape[0]
         state = {name: jnp.zeros((batch, self.size), x.dtype) for name in self.model.spec.state}
-        keys = None if key is None else jax.random.split(key, x.shape[1])
 
-        def step(carry, inputs):
-            x_t, key_t = inputs
+        def step(carry, x_t):
             env = _run_statements(self._step, {**parameters, **carry, INPUT_NAME: x_t})
             membrane = env[self.model.spec.membrane]
             if self.model.firing == "threshold":
@@ -132,13 +132,26 @@ class NeuronLayer:
                 if self.model.spec.spike is not None:
                     env[self.model.spec.spike] = spike
                 activity = spike
-            else:
-                activity = fire(self.model.firing, membrane, key=key_t)
+            else:  # no reset: the spikes are drawn from the whole trace afterwards
+                activity = membrane
             new_state = {name: env[name] for name in self.model.spec.state}
             return new_state, (activity, membrane)
 
-        _, (activity, membrane) = jax.lax.scan(step, state, (jnp.swapaxes(x, 0, 1), keys))
-        return jnp.swapaxes(activity, 0, 1), jnp.swapaxes(membrane, 0, 1)
+        _, (activity, membrane) = jax.lax.scan(step, state, jnp.swapaxes(x, 0, 1))
+        activity, membrane = jnp.swapaxes(activity, 0, 1), jnp.swapaxes(membrane, 0, 1)
+        if self.model.firing != "threshold":
+            activity = self._fire_trace(membrane, parameters, key)
+        return activity, membrane
+
+    def _fire_trace(self, membrane: jax.Array, parameters: dict, key: jax.Array | None):
+        surrogate = self.model.spec.surrogate
+        return fire(
+            self.model.firing,
+            membrane,
+            key=key,
+            surrogate=(surrogate.function, surrogate.scale) if surrogate else ("atan", 1.0),
+            theta=parameters.get("theta"),
+        )
 
     def kernel(self, parameters: dict, steps: int) -> jax.Array:
         """Impulse response (steps, N) of the membrane to x = delta at step 0 (linear models)."""
@@ -154,7 +167,7 @@ class NeuronLayer:
         size = 2 * steps
         spectrum = jnp.fft.rfft(x, n=size, axis=1) * jnp.fft.rfft(kernel, n=size, axis=0)
         membrane = jnp.fft.irfft(spectrum, n=size, axis=1)[:, :steps].astype(x.dtype)
-        return fire(self.model.firing, membrane, key=key), membrane
+        return self._fire_trace(membrane, parameters, key), membrane
 
     def __call__(
         self, x: jax.Array, parameters: dict, key: jax.Array | None, parallel: bool | None = None

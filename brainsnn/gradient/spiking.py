@@ -28,12 +28,16 @@ def _heaviside_jvp(inclusive, function, scale, primals, tangents):
     return heaviside(u, inclusive, function, scale), slope * du
 
 
-def sigmoid_bernoulli(membrane: jax.Array, key: jax.Array) -> jax.Array:
-    """SPSN-SB: s ~ Bernoulli(sigmoid(m)); backward ds/dp := p (so ds/dm = p^2 (1 - p))."""
-    p = jax.nn.sigmoid(membrane)
-    sample = jax.random.bernoulli(key, jax.lax.stop_gradient(p)).astype(membrane.dtype)
+def bernoulli_straight_through(p: jax.Array, key: jax.Array) -> jax.Array:
+    """s ~ Bernoulli(p) whose backward pass is ds/dp := p (SPSN's straight-through)."""
+    sample = jax.random.bernoulli(key, jax.lax.stop_gradient(p)).astype(p.dtype)
     surrogate = p * p / 2
     return jax.lax.stop_gradient(sample - surrogate) + surrogate
+
+
+def sigmoid_bernoulli(membrane: jax.Array, key: jax.Array) -> jax.Array:
+    """SPSN-SB: s ~ Bernoulli(sigmoid(m)); backward ds/dp := p (so ds/dm = p^2 (1 - p))."""
+    return bernoulli_straight_through(jax.nn.sigmoid(membrane), key)
 
 
 def gumbel_softmax(membrane: jax.Array, key: jax.Array, temperature: float = 1.0) -> jax.Array:
@@ -45,16 +49,53 @@ def gumbel_softmax(membrane: jax.Array, key: jax.Array, temperature: float = 1.0
     return jax.lax.stop_gradient(hard - soft) + soft
 
 
+#: ParaLIF's normalisations of the membrane (spec B.6), by spike-mode prefix.
+_NORMALISE = {
+    "": lambda m: m,
+    "S": jax.nn.sigmoid,
+    "T": jnp.tanh,
+    "TR": lambda m: jax.nn.relu(jnp.tanh(m)),
+}
+
+
+def paralif_spikes(
+    mode: str,
+    membrane: jax.Array,
+    theta: jax.Array | None,
+    key: jax.Array | None,
+    surrogate: tuple[str, float],
+) -> jax.Array:
+    """ParaLIF spike functions on a whole membrane trace (batch, T, N) (spec B.6).
+
+    ``mode`` is ParaLIF's name: a normalisation prefix ('' identity, S sigmoid, T tanh,
+    TR relu(tanh)) and a generator: B Bernoulli(normalised m) (straight-through), T
+    H(nu(m) - theta), D H(nu(m[t]) - nu(m[t-1]) - theta) with nu(m[-1]) = 0 ("the membrane
+    rose by more than theta"); T and D use the surrogate.
+    """
+    normalised = _NORMALISE[mode[:-1]](membrane)
+    generator = mode[-1]
+    if generator == "B":
+        return bernoulli_straight_through(normalised, key)
+    if generator == "D":
+        previous = jnp.concatenate([jnp.zeros_like(normalised[:, :1]), normalised[:, :-1]], 1)
+        normalised = normalised - previous
+    return heaviside(normalised - theta, False, *surrogate)
+
+
 def fire(
     firing: str,
     value: jax.Array,
     key: jax.Array | None,
     inclusive: bool = True,
     surrogate: tuple[str, float] = ("fast_sigmoid", 5.0),
+    theta: jax.Array | None = None,
 ) -> jax.Array:
-    """A layer's activity from its threshold argument (threshold) or membrane (the others)."""
+    """A layer's activity from its threshold argument (threshold) or membrane (the others;
+    ParaLIF modes need the whole trace (batch, T, N) and ``theta``)."""
     if firing == "threshold":
         return heaviside(value, inclusive, *surrogate)
+    if firing.startswith("paralif_"):
+        return paralif_spikes(firing.removeprefix("paralif_"), value, theta, key, surrogate)
     if firing == "sigmoid_bernoulli":
         return sigmoid_bernoulli(value, key)
     if firing == "gumbel_softmax":

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-import yaml
 from tqdm import tqdm
 
 from brainsnn.engine.backends import default_build_root, require_device
 from brainsnn.errors import BrainsnnError, ConfigError
-from brainsnn.experiment import attach_log, check_run_directory
+from brainsnn.experiment import check_run_directory, open_run_directory
 from brainsnn.modellib import ComposedGroup, compose, find_model_file
 from brainsnn.protocol import load_models, resolve_parameters
 from brainsnn.results import write_atomic
@@ -348,9 +347,7 @@ def run_unsupervised_protocol(
     data = prepare_unsupervised_data(protocol)
     require_device(protocol.device.name)
     layout = build_unsupervised_layout(protocol, data)
-    directory.mkdir(parents=True, exist_ok=True)
-    attach_log(directory / "run.log")
-    (directory / "protocol.yaml").write_text(yaml.safe_dump(protocol.model_dump(), sort_keys=False))
+    open_run_directory(directory, protocol)
     log.info(
         "protocol %s: %d train / %d test samples, %d inputs, %d outputs%s, "
         "%d + %d steps per presentation, device %s",
