@@ -1,10 +1,10 @@
-"""LIF vs SPSN-SB vs SPSN-GS vs non-spiking, trained one after the other in ONE run (spec B.5).
+"""LIF vs SPSN-SB vs SPSN-GS vs ParaLIF-D vs non-spiking, trained one after another in ONE run.
 
 Each variant is the protocol (default protocols/spsn_spoken.yaml) with the hidden neuron swapped
-by overrides, as in the SPSN paper's table; prints test accuracy, hidden spikes per neuron, the
-mean training time per epoch (epoch 1, which includes JAX compilation, excluded when there are
-more epochs) and the ratio LIF / SPSN of those times. The SPSN paper measured 252.2 s vs 5.5 s
-per epoch (46x) on its GPU.
+by overrides, as in the SPSN paper's table (spec B.5; ParaLIF-D: spec B.6); prints test
+accuracy, hidden spikes per neuron, the mean training time per epoch (epoch 1, which includes
+JAX compilation, excluded when there are more epochs) and the ratio LIF / SPSN of those times.
+The SPSN paper measured 252.2 s vs 5.5 s per epoch (46x) on its GPU.
 
     python benchmarks/spsn_vs_lif.py [--protocol P] [--set key=value ...] [--only NAME ...]
 """
@@ -38,9 +38,16 @@ def variants(layers: int) -> dict[str, list[str]]:
         "LIF": [
             *_hidden(layers, neuron="gradient/lif", firing="threshold"),
             "loss.rate_threshold=null",
+            # deterministic: re-simulated in Brian2 (cpp) on the first 64 test samples
+            "recording.resimulate=true",
+            "recording.resimulate_samples=64",
         ],
         "SPSN-SB": [],
         "SPSN-GS": [*_hidden(layers, firing="gumbel_softmax"), "loss.rate_threshold=0.1"],
+        "ParaLIF-D": [
+            *_hidden(layers, neuron="gradient/paralif", firing="paralif_D"),
+            "loss.rate_threshold=null",
+        ],
         "non-spiking": [
             *_hidden(layers, neuron="gradient/relu", firing="relu"),
             "network.readout.neuron=gradient/relu",
@@ -74,6 +81,10 @@ def main(argv: list[str]) -> int:
             "epoch_s": float(np.mean(seconds[1:] if len(seconds) > 1 else seconds)),
             "epochs": len(seconds),
         }
+        if "resimulated_agreement" in data:
+            agreement = float(data.resimulated_agreement[0])
+            count = data.sizes["resimulated_sample"]
+            print(f"{name}: Brian2 re-simulation agrees with JAX on {agreement:.4f} of {count}")
     print(f"\n{'variant':12s} {'test acc':>9s} {'epochs':>6s} {'s/epoch':>8s}  activity")
     for name, row in rows.items():
         activity = ", ".join(f"{v:.1f}" for v in row["spikes"])

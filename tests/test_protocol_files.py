@@ -25,8 +25,23 @@ from brainsnn.protocol import (
 from brainsnn.unsupervised.protocol import UnsupervisedProtocol
 
 ROOT = Path(__file__).resolve().parent.parent
-PROTOCOLS = sorted((ROOT / "protocols").glob("**/*.yaml"))
-MODELS = sorted(MODEL_DIR.rglob("*.yaml"))
+
+
+def _kind(path: Path) -> str | None:
+    """The ``kind`` of a YAML file, read leniently (collection must not fail on a bad file)."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")).get("kind")
+    except Exception:
+        return None
+
+
+ALL_PROTOCOLS = sorted((ROOT / "protocols").glob("**/*.yaml"))
+#: Readout and unsupervised protocols (Brian2 model lists); gradient ones are tested below.
+PROTOCOLS = [path for path in ALL_PROTOCOLS if _kind(path) != "gradient"]
+GRADIENT_PROTOCOLS = [path for path in ALL_PROTOCOLS if _kind(path) == "gradient"]
+ALL_MODELS = sorted(MODEL_DIR.rglob("*.yaml"))
+MODELS = [path for path in ALL_MODELS if _kind(path) != "gradient_neuron"]
+GRADIENT_MODELS = [path for path in ALL_MODELS if _kind(path) == "gradient_neuron"]
 
 
 def _ids(paths: list[Path], root: Path) -> list[str]:
@@ -147,3 +162,36 @@ def test_idx_protocol_in_an_empty_directory_gives_its_hint(path, tmp_path):
     assert str(tmp_path) in message
     assert "train-images-idx3-ubyte" in message
     assert protocol.data.hint and protocol.data.hint in message
+
+
+# --- gradient-trained SNNs (kind: gradient) ------------------------------------------------------
+
+
+def test_gradient_files_are_found():
+    assert ROOT / "protocols" / "firstspike_spoken.yaml" in GRADIENT_PROTOCOLS
+    assert MODEL_DIR / "gradient" / "adlif.yaml" in GRADIENT_MODELS
+
+
+@pytest.mark.parametrize("path", GRADIENT_PROTOCOLS, ids=_ids(GRADIENT_PROTOCOLS, ROOT))
+def test_gradient_protocol_loads_and_says_how_to_get_its_data(path, tmp_path, monkeypatch):
+    from brainsnn.gradient.data import load_gradient_data
+
+    protocol = load_protocol(path)
+    assert protocol.name == path.stem, "a protocol's name should match its file name"
+    assert protocol.data.hint.strip(), f"{path}: data.hint should say how to obtain the data"
+    monkeypatch.chdir(tmp_path)  # the data paths are relative: nothing is there
+    with pytest.raises(DataError) as caught:
+        load_gradient_data(protocol.data, protocol.seed)
+    message = str(caught.value)
+    assert "\n" not in message and " ".join(protocol.data.hint.split()) in message
+
+
+@pytest.mark.parametrize("path", GRADIENT_MODELS, ids=_ids(GRADIENT_MODELS, MODEL_DIR))
+def test_gradient_model_file_loads(path):
+    from brainsnn.gradient.modelfile import load_neuron
+
+    model = load_neuron(str(path.relative_to(MODEL_DIR).with_suffix("")))
+    assert model.spec.name == str(path.relative_to(MODEL_DIR).with_suffix(""))
+    assert model.spec.description.strip()
+    for name, spec in model.spec.parameters.items():
+        assert spec.description.strip(), f"{path}: parameter {name} has no description"

@@ -68,9 +68,9 @@ def _split(values: tuple[str, ...]) -> list[str]:
     multiple=True,
     metavar="NAME",
     help="Draw only this figure: weights, trace, class_response, assignment, learning_curves, "
-    "confusion, raster, first_spike_times, thresholds, wins, competition, or accuracy (the "
-    "Markdown and LaTeX "
-    "table). Repeatable or comma-separated. Default: every figure the results support.",
+    "confusion, raster, first_spike_times, thresholds, wins, competition, accuracy_over_time, "
+    "training_curves, layer_activity, or accuracy (the Markdown and LaTeX table). Repeatable "
+    "or comma-separated. Default: every figure the results support.",
 )
 def figures(
     results: tuple[Path, ...], out: Path, formats: tuple[str, ...], only: tuple[str, ...]
@@ -106,6 +106,13 @@ def figures(
       competition     share of each epoch's training samples won by each neuron, and the
                       training thresholds over epochs: train_wins (epoch, output_neuron),
                       neuron_class, optional epoch_training_threshold
+      accuracy_over_time
+                      gradient runs: test accuracy if deciding by time t, FS vs FR decoding,
+                      latencies: accuracy_over_time (decoding, step), latency_50/_90
+      training_curves gradient runs: loss, training and validation accuracy per epoch:
+                      train_loss (epoch)
+      layer_activity  gradient runs: spikes per neuron per test sample of each layer:
+                      spikes_per_neuron (layer)
       accuracy        <run>_accuracy.md and .tex: train/validation/test accuracy (%) mean
                       ± std over folds, seeds or repeats (a k-fold summary.nc, an
                       unsupervised run's test_accuracy (repeat)), the last epoch of a
