@@ -359,7 +359,8 @@ def bin_events(
         bins = bins + (n_steps - 1 - last)[rows]
     out = np.zeros((len(idx), n_steps, events.n_units), dtype=np.float32)
     flat = (rows * n_steps + bins) * events.n_units + units
-    np.add.at(out.reshape(-1), flat, np.float32(1))
+    cells, counts = np.unique(flat, return_counts=True)  # much faster than np.add.at
+    out.reshape(-1)[cells] = counts
     return out
 
 
@@ -404,7 +405,8 @@ def augment_shift_scale(
     factor = rng.uniform(1 - scale, 1 + scale, size=b)
     src_t, ok_t = _nearest_source(t, np.zeros(b), factor)
     src_c, ok_c = _nearest_source(c, dx, factor)
-    batch = np.arange(b)[:, None, None]
-    out = x[batch, src_t[:, :, None], src_c[:, None, :]]
-    mask = ok_t[:, :, None] & ok_c[:, None, :]
-    return np.where(mask, out, np.zeros((), dtype=x.dtype))
+    rows = x[np.arange(b)[:, None], src_t]  # whole time rows first (contiguous copies)
+    out = np.take_along_axis(rows, src_c[:, None, :], axis=2)
+    out *= ok_t[:, :, None]  # zero fill outside the source image
+    out *= ok_c[:, None, :]
+    return out

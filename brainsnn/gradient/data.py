@@ -72,7 +72,7 @@ class GradientDataset:
         if section.empty_steps:
             pad = np.zeros((len(batch), section.empty_steps, counts.shape[2]), counts.dtype)
             counts = np.concatenate([counts, pad], axis=1)
-        return counts.astype(np.float32)
+        return counts.astype(np.float32, copy=False)
 
 
 def _read(path: str, hint: str) -> SpikeEvents:

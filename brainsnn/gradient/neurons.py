@@ -153,13 +153,36 @@ class NeuronLayer:
             theta=parameters.get("theta"),
         )
 
+    def _linear_step(self, parameters: dict, state: jax.Array, x: jax.Array) -> jax.Array:
+        """One step of the model code on a state (N, S) (columns in state order), input (N,)."""
+        names = list(self.model.spec.state)
+        env = {**parameters, **{n: state[:, i] for i, n in enumerate(names)}, INPUT_NAME: x}
+        env = _run_statements(self._step, env)
+        return jnp.stack([env[name] for name in names], axis=-1)
+
     def kernel(self, parameters: dict, steps: int) -> jax.Array:
-        """Impulse response (steps, N) of the membrane to x = delta at step 0 (linear models)."""
-        impulse = jnp.zeros((1, steps, self.size)).at[0, 0, :].set(1.0)
-        linear = NeuronLayer(self.model, self.size, self.overrides)
-        linear.model = _as_nonfiring(self.model)
-        _, membrane = linear._sequential(impulse, parameters, None)
-        return membrane[0]
+        """Impulse response (steps, N) of the membrane to x = delta at step 0 (linear models).
+
+        The step code of a linear model is s[t] = A s[t-1] + B x[t] per neuron; A and B are read
+        off the code itself (its response to unit states and a unit input), and the kernel
+        h[j] = (A^j B)[membrane] comes from a parallel prefix product of A (log T depth), not a
+        T-step loop.
+        """
+        count = len(self.model.spec.state)
+        zeros = jnp.zeros((self.size, count))
+        drive = self._linear_step(parameters, zeros, jnp.ones(self.size))  # B: (N, S)
+        columns = [
+            self._linear_step(parameters, zeros.at[:, j].set(1.0), jnp.zeros(self.size))
+            for j in range(count)
+        ]
+        transition = jnp.stack(columns, axis=-1)  # A: (N, S, S), A[:, :, j] = response to e_j
+        identity = jnp.broadcast_to(jnp.eye(count), transition.shape)
+        factors = jnp.concatenate(
+            [identity[None], jnp.broadcast_to(transition, (steps - 1, *transition.shape))]
+        )
+        powers = jax.lax.associative_scan(jnp.matmul, factors)  # A^j, (steps, N, S, S)
+        response = jnp.einsum("tnij,nj->tni", powers, drive)
+        return response[..., list(self.model.spec.state).index(self.model.spec.membrane)]
 
     def _parallel(self, x: jax.Array, parameters: dict, key: jax.Array | None):
         steps = x.shape[1]
@@ -177,7 +200,3 @@ class NeuronLayer:
         if use_parallel:
             return self._parallel(x, parameters, key)
         return self._sequential(x, parameters, key)
-
-
-def _as_nonfiring(model: NeuronModel) -> NeuronModel:
-    return NeuronModel(model.spec, model.path, "none")
