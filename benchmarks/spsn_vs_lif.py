@@ -73,7 +73,7 @@ def main(argv: list[str]) -> int:
         protocol = load_protocol(args.protocol, [*args.overrides, *overrides])
         directory = args.out / started / name
         print(f"--- {name}: {directory}", flush=True)
-        data = run_gradient_protocol(protocol, directory, show_progress=True)
+        data = run_gradient_protocol(protocol, directory, show_progress=False)
         seconds = data.epoch_train_seconds.values
         rows[name] = {
             "accuracy": float(data.test_accuracy[0]),

@@ -508,3 +508,39 @@ def test_paralif_layer_trains_its_threshold():
     assert float(jax.grad(total)(trainable["theta"])[0]) < 0  # a higher threshold, fewer spikes
     with pytest.raises(ConfigError, match="reset-free neuron with a theta"):
         load_neuron("gradient/lif", "paralif_D")
+
+
+def test_amsgrad_follows_pytorch():
+    """PyTorch Adam(amsgrad=True) written out: max of the raw second moment, bias-corrected."""
+    from brainsnn.gradient.optimizers import torch_amsgrad
+
+    grads = [np.array([4.0, -1.0]), np.array([0.1, 0.5]), np.array([-0.2, 0.3])]
+    optimizer = torch_amsgrad(0.01)
+    params = jnp.zeros(2)
+    state = optimizer.init(params)
+    m = v = v_max = np.zeros(2)
+    expected = np.zeros(2)
+    for t, g in enumerate(grads, start=1):
+        updates, state = optimizer.update(jnp.asarray(g), state, params)
+        params = params + updates
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        v_max = np.maximum(v_max, v)
+        denom = np.sqrt(v_max) / np.sqrt(1 - 0.999**t) + 1e-8
+        expected = expected - 0.01 * (m / (1 - 0.9**t)) / denom
+    np.testing.assert_allclose(params, expected, rtol=1e-5)
+
+
+def test_adlif_couplings_are_clamped_after_each_step():
+    network = GradientNetwork(
+        hidden=[{"size": 4, "neuron": "gradient/adlif"}],
+        readout={"size": 2, "neuron": "gradient/culif"},
+    )
+    stack = GradientStack(network, 3)
+    params, _, _ = stack.init_state(0)
+    params["layers"][0]["neuron"]["a"] = jnp.array([-0.5, 0.2, 1.7, 0.9])
+    projected = stack.project(params)
+    np.testing.assert_allclose(projected["layers"][0]["neuron"]["a"], [0.0, 0.2, 1.0, 0.9])
+    np.testing.assert_array_equal(
+        projected["layers"][0]["neuron"]["alpha"], params["layers"][0]["neuron"]["alpha"]
+    )

@@ -288,12 +288,20 @@ def run_gradient_protocol(
         "steps": data.steps,
         "dt_s": protocol.data.dt,
         "mean_epoch_train_seconds": float(np.mean(values["epoch_train_seconds"])),
+        "spikes_per_neuron_overall": _overall_activity(protocol, evaluation),
     }
     dataset = make_dataset(values, attrs, GRADIENT_VARIABLES)
     names = list(decisions(protocol, evaluation))
     dataset = with_trace_coordinates(dataset.assign_coords(decoding=names), records)
     write_atomic(dataset, directory / "results.nc")
     return dataset
+
+
+def _overall_activity(protocol: GradientProtocol, evaluation: Evaluation) -> float:
+    """Spikes per neuron per test sample over all layers (spec A.7 "overall")."""
+    neurons = sum(s.size for s in protocol.network.hidden) + protocol.network.readout.size
+    spikes = evaluation.hidden.sum() + evaluation.spikes.sum()
+    return float(spikes / len(evaluation.labels) / neurons)
 
 
 def _jax_backend() -> str:

@@ -209,8 +209,14 @@ class NeuronModel:
                 raise ConfigError(f"{self.path}: threshold: unknown name(s) {sorted(unknown)}")
 
     def is_linear(self) -> bool:
-        """True when the step is linear in (state, x) and nothing resets: an FFT-able filter."""
-        if self.resets:
+        """True when the step is linear in (state, x), has memory (some statement reads the
+        state) and nothing resets: a causal filter the engine applies by FFT."""
+        state = set(self.spec.state)
+        reads_state = any(
+            {str(symbol) for symbol in statement.expression.free_symbols} & state
+            for statement in self.step
+        )
+        if self.resets or not reads_state:
             return False
         names = {*self.spec.state, INPUT_NAME}
         for statement in self.step:

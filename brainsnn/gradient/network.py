@@ -75,6 +75,20 @@ class GradientStack:
             )
         return {"layers": layers}, constants, stats
 
+    def project(self, params: dict) -> dict:
+        """Clamp ``unit_interval`` neuron parameters into [0, 1] after an optimiser step, as
+        FS_coding clamps AdLIF's a and b in place (so they never get stuck outside)."""
+        layers = []
+        for layer, entry in zip(self.layers, params["layers"], strict=True):
+            neuron = {
+                name: jnp.clip(raw, 0.0, 1.0)
+                if layer.model.spec.parameters[name].constraint == "unit_interval"
+                else raw
+                for name, raw in entry["neuron"].items()
+            }
+            layers.append({**entry, "neuron": neuron})
+        return {**params, "layers": layers}
+
     def _batch_norm(self, current, entry, stats, train: bool):
         if train:
             mean = current.mean(axis=(0, 1))
@@ -113,12 +127,12 @@ class GradientStack:
             new_stats.append(stats)
             values = layer.effective(entry["neuron"], constants[index])
             activity, membrane = layer(current, values, keys[2 * index], self.parallel)
+            if index < len(self.layers) - 1:
+                hidden.append(activity)  # spikes before dropout (rate regulariser, counts)
             if train and section.dropout > 0:
                 keep = 1 - section.dropout
                 mask = jax.random.bernoulli(keys[2 * index + 1], keep, (x.shape[0], section.size))
                 activity = activity * mask[:, None, :] / keep
-            if index < len(self.layers) - 1:
-                hidden.append(activity)
         return Forward(hidden, activity, membrane, new_stats)
 
     def inference_weights(

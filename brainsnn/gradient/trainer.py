@@ -23,6 +23,7 @@ from brainsnn.gradient.losses import (
     spike_rate_penalty,
 )
 from brainsnn.gradient.network import GradientStack
+from brainsnn.gradient.optimizers import torch_amsgrad
 from brainsnn.gradient.protocol import GradientProtocol
 
 
@@ -47,7 +48,7 @@ def make_optimizer(
             training.learning_rate, epochs * steps_per_epoch, factor, staircase=True
         )
     core = {
-        "amsgrad": optax.amsgrad,
+        "amsgrad": torch_amsgrad,
         "adam": optax.adam,
         "adamax": optax.adamax,
     }[training.optimizer](rate)
@@ -122,7 +123,7 @@ class Trainer:
             grads = jax.tree.map(lambda g: g * factor, grads)
         accumulated = grads if training.accumulate_gradients else state.accumulated
         updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
+        params = self.stack.project(optax.apply_updates(state.params, updates))
         new_state = TrainState(params, opt_state, batch_stats, accumulated, state.step + 1)
         return new_state, loss, correct
 
