@@ -109,6 +109,7 @@ def test_lif_matches_a_brian2_neurongroup():
     drive[:, 0] = 0.5  # never reaches threshold 1
     steps, units = sd.lif_spikes(drive, dt, tau, refractory)
 
+    b2.set_device("runtime")  # an earlier test may have left a standalone device selected
     b2.start_scope()
     stimulus = b2.TimedArray(drive, dt=dt * b2.second)
     group = b2.NeuronGroup(
