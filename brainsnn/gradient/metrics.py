@@ -1,4 +1,4 @@
-"""Decoding and test metrics of spiking readouts, in NumPy (spec A.7).
+"""Decoding and test metrics of spiking readouts, on NumPy arrays (spec A.7).
 
 Inputs are the readout's spikes (n, N, T) and pre-reset potentials (n, N, T), from the JAX
 forward pass or a Brian2 re-simulation alike, so both are judged by the same code.
@@ -11,14 +11,13 @@ import numpy as np
 
 def first_spike_steps(spikes: np.ndarray, potentials: np.ndarray) -> np.ndarray:
     """FS_coding's first-spike time (n, N) in steps 1..T; silent neurons T + rank by peak
-    potential (1 = highest) + 0.01 x the step rank of their peak (spec A.2)."""
-    steps = spikes.shape[-1]
-    peak_order = np.argsort(-potentials.max(axis=-1), axis=-1, kind="stable")
-    neuron_rank = np.argsort(peak_order, axis=-1, kind="stable") + 1
-    step_rank = np.argsort(np.argsort(-potentials, axis=-1, kind="stable"), axis=-1, kind="stable")
-    silent = steps + neuron_rank[..., None] + 0.01 * step_rank
-    times = np.where(spikes > 0, np.arange(1, steps + 1), silent)
-    return times.min(axis=-1)
+    potential (1 = highest) + 0.01 x the step rank of their peak (spec A.2): the training
+    loss's own time map (:func:`brainsnn.gradient.losses.time_map`), evaluated on arrays."""
+    import jax.numpy as jnp
+
+    from brainsnn.gradient.losses import time_map
+
+    return np.asarray(time_map(jnp.asarray(spikes), jnp.asarray(potentials)).min(axis=-1))
 
 
 def decode_first_spike(spikes: np.ndarray, potentials: np.ndarray) -> np.ndarray:
