@@ -41,7 +41,9 @@ def differences(a: xr.Dataset, b: xr.Dataset) -> list[str]:
             continue
         va, vb = a[name], b[name]
         if va.dims != vb.dims or va.attrs != vb.attrs:
-            lines.append(f"{name}: dims/attrs differ ({va.dims} {va.attrs} vs {vb.dims} {vb.attrs})")
+            lines.append(
+                f"{name}: dims/attrs differ ({va.dims} {va.attrs} vs {vb.dims} {vb.attrs})"
+            )
         elif not np.array_equal(va.values, vb.values, equal_nan=va.dtype.kind == "f"):
             lines.append(f"{name}: values differ")
     for key in sorted((set(a.attrs) | set(b.attrs)) - VOLATILE_ATTRS):

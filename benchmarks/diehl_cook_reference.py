@@ -108,14 +108,12 @@ def brainsnn_worker(protocol_path: Path, overrides: list[str], repeats: int, out
     code path of ``brainsnn run``; repeat r > 0 draws other Poisson inputs by offsetting the chunk
     seeds); write per-example spike counts, retries and wall times to ``output`` (JSON)."""
     import brainsnn.unsupervised.experiment as experiment
-    from brainsnn.engine.backends import require_device
-    from brainsnn.modellib import compose
-    from brainsnn.protocol import load_models, load_protocol, resolve_parameters
+    from brainsnn.devices.registry import require_device
+    from brainsnn.protocol import load_protocol
     from brainsnn.unsupervised.data import prepare_unsupervised_data
 
     protocol = load_protocol(protocol_path, overrides)
-    models = load_models(protocol)
-    composed, parameters = compose(models), resolve_parameters(protocol, models)
+    composed, parameters = dict(protocol.resolved.composed), dict(protocol.resolved.parameters)
     data = prepare_unsupervised_data(protocol)
     require_device(protocol.device.name)
     layout = experiment.build_unsupervised_layout(protocol, data)

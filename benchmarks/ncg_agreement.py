@@ -19,23 +19,23 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from brainsnn import reference
-from brainsnn.crosscheck import oracle_training, split_times
-from brainsnn.datasets import prepare_data
-from brainsnn.engine.backends import default_build_root, make_backend
-from brainsnn.experiment import build_layout, fresh_progress, run_protocol
-from brainsnn.modellib import compose
-from brainsnn.protocol import load_models, load_protocol, resolve_parameters
-from brainsnn.training import Trainer
+from brainsnn.core.builds import default_build_root
+from brainsnn.protocol import load_protocol
+from brainsnn.readout import reference
+from brainsnn.readout.backend import make_backend
+from brainsnn.readout.crosscheck import oracle_training, split_times
+from brainsnn.readout.data import prepare_data
+from brainsnn.readout.experiment import build_layout, fresh_progress
+from brainsnn.readout.training import Trainer
+from brainsnn.run import run_protocol
 
 
 def forward(args: argparse.Namespace) -> None:
     protocol = load_protocol(args.protocol, args.set)
-    models = load_models(protocol)
-    composed, parameters = compose(models), resolve_parameters(protocol, models)
+    models = protocol.resolved
     data = prepare_data(protocol)
     layout = build_layout(protocol, data)
-    progress = fresh_progress(protocol, layout, composed, parameters)
+    progress = fresh_progress(protocol, layout, models)
     if args.weights:
         with xr.open_dataset(args.weights) as results:
             progress.state["w"] = results.weights.values.reshape(-1)
@@ -45,7 +45,9 @@ def forward(args: argparse.Namespace) -> None:
         weights = np.clip(rng.normal(0.3, args.std, (layout.n_outputs, layout.n_inputs)), 0, 1)
         progress.state["w"] = weights.reshape(-1)
         source = f"random weights N(0.3, {args.std}) clipped to [0, 1]"
-    backend = make_backend(protocol.device.name, layout, composed, default_build_root())
+    backend = make_backend(
+        protocol.device.name, layout, dict(models.composed), default_build_root()
+    )
     trainer = Trainer(backend, data, layout.chunk_size, 1, 0, show_progress=True)
     start = time.perf_counter()
     ours = trainer.present(data.test, progress, False, True, "brainsnn test pass")
@@ -55,7 +57,7 @@ def forward(args: argparse.Namespace) -> None:
     weights = progress.state["w"].reshape(layout.n_outputs, layout.n_inputs)
     start = time.perf_counter()
     oracle_pred, oracle_times, _ = reference.predict(
-        split_times(data.test, data.time_steps), weights, parameters["theta0"],
+        split_times(data.test, data.time_steps), weights, models.parameters["theta0"],
         layout.neurons_per_class,
     )  # fmt: skip
     oracle_seconds = time.perf_counter() - start
@@ -63,7 +65,7 @@ def forward(args: argparse.Namespace) -> None:
     same_times = np.mean(np.all(np.abs(spike_times - oracle_times) <= 1e-12, axis=1))
     print(
         f"{protocol.name}: forward pass on {n} test samples, {source}, theta0 "
-        f"{parameters['theta0']}, dt = T/{data.time_steps} (lossless for 8-bit TTFS)"
+        f"{models.parameters['theta0']}, dt = T/{data.time_steps} (lossless for 8-bit TTFS)"
     )
     print(f"  same decision:                 {np.mean(prediction == oracle_pred):.4%}")
     print(f"  same first-spike vectors (1e-12): {same_times:.4%}")

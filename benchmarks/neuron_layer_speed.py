@@ -44,6 +44,7 @@ def main(argv: list[str]) -> int:
         layer = NeuronLayer(load_neuron(model, firing), args.neurons, {})
         trainable, constants = layer.init_parameters(rng)
         values = layer.effective(trainable, constants)
+
         def total(x, v, layer=layer):
             return layer(x, v, jax.random.PRNGKey(0))[0].sum()
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brainsnn.errors import BrainsnnError
+from brainsnn.core.errors import BrainsnnError
 from brainsnn.gradient.experiment import run_gradient_protocol
 from brainsnn.protocol import load_protocol
 

@@ -13,7 +13,8 @@ import click
 import yaml
 
 from brainsnn import __version__
-from brainsnn.errors import BrainsnnError
+from brainsnn.core.errors import BrainsnnError
+from brainsnn.devices import describe_devices, device_names
 
 PROTOCOL = click.argument("protocol", type=click.Path(dir_okay=False, path_type=Path))
 SET = click.option(
@@ -79,10 +80,9 @@ def _load(
 @SET
 @click.option(
     "--device",
-    type=click.Choice(["runtime", "cpp", "cuda"]),
+    type=click.Choice(device_names()),
     default=None,
-    help="Brian2 device: runtime (debugging, slow), cpp (compiled C++, default), cuda "
-    "(brian2cuda, needs a GPU and 'pip install brainsnn[cuda]').",
+    help=f"Brian2 device (default: the protocol's device.name, cpp): {describe_devices()}.",
 )
 @click.option(
     "--out",
@@ -111,8 +111,9 @@ def run(
     resume: bool,
     quiet: bool,
 ) -> None:
-    """Run PROTOCOL: train with early stopping, then write results.nc in the run directory."""
-    from brainsnn.experiment import run_protocol
+    """Run PROTOCOL: train, test, then write results.nc in the run directory."""
+    from brainsnn.kinds import get_kind
+    from brainsnn.run import run_protocol
 
     if resume and not out:
         raise BrainsnnError("--resume needs --out RUN_DIR (the directory of the interrupted run)")
@@ -120,68 +121,10 @@ def run(
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(logging.Formatter("%(message)s"))
     logging.getLogger("brainsnn").addHandler(console)
-    if getattr(loaded, "kind", "readout") == "unsupervised":
-        _run_unsupervised(loaded, out, resume, quiet)
-        return
-    if loaded.kind == "gradient":
-        _run_gradient(loaded, out, resume, quiet)
-        return
     outcome = run_protocol(loaded, out=out, resume=resume, show_progress=not quiet)
-    data = outcome.dataset
-    click.echo(
-        f"{loaded.name}: {int(data.attrs['epochs'])} epochs on {data.attrs['device']}, "
-        f"{data.attrs['mean_train_samples_per_second']:.0f} training samples/s"
-    )
-    click.echo(f"  train accuracy      {float(data.train_accuracy[-1]):.4f}")
-    click.echo(f"  validation accuracy {float(data.validation_accuracy[-1]):.4f}")
-    click.echo(f"  test accuracy       {float(data.test_accuracy[-1]):.4f}")
+    for line in get_kind(loaded.kind).report(loaded, outcome.dataset, outcome.directory):
+        click.echo(line)
     click.echo(f"results: {outcome.directory / 'results.nc'}")
-
-
-def _run_unsupervised(loaded, out: str | None, resume: bool, quiet: bool) -> None:
-    from brainsnn.experiment import run_directory
-    from brainsnn.unsupervised.experiment import run_unsupervised_protocol
-
-    directory = run_directory(loaded, out)
-    data = run_unsupervised_protocol(loaded, directory, resume=resume, show_progress=not quiet)
-    assigned = int((data.assignment >= 0).sum())
-    click.echo(
-        f"{loaded.name}: {loaded.training.epochs} training epochs on {data.attrs['device']}, "
-        f"{data.attrs['mean_train_samples_per_second']:.1f} training samples/s"
-    )
-    click.echo(f"  neurons assigned    {assigned} of {data.sizes['output_neuron']}")
-    click.echo(
-        f"  test accuracy       {data.attrs['test_accuracy_mean']:.4f}"
-        + (
-            f" +- {data.attrs['test_accuracy_std']:.4f} over {data.sizes['repeat']} passes"
-            if data.sizes["repeat"] > 1
-            else ""
-        )
-    )
-    click.echo(f"results: {directory / 'results.nc'}")
-
-
-def _run_gradient(loaded, out: str | None, resume: bool, quiet: bool) -> None:
-    from brainsnn.experiment import run_directory
-    from brainsnn.gradient.experiment import run_gradient_protocol
-
-    directory = run_directory(loaded, out)
-    data = run_gradient_protocol(loaded, directory, resume=resume, show_progress=not quiet)
-    click.echo(
-        f"{loaded.name}: {data.sizes['epoch']} epochs ({data.attrs['device']}), "
-        f"{float(data.epoch_train_seconds.mean()):.1f} s per training epoch"
-    )
-    for decoding in data.decoding.values:
-        accuracy = float(data.test_accuracy.sel(decoding=decoding))
-        click.echo(f"  test accuracy ({decoding}) {accuracy:.4f}")
-    click.echo(f"  spikes per neuron per sample {data.spikes_per_neuron.values.round(2).tolist()}")
-    if "resimulated_agreement" in data:
-        agreement = ", ".join(
-            f"{d} {float(a):.4f}"
-            for d, a in zip(data.decoding.values, data.resimulated_agreement.values, strict=True)
-        )
-        click.echo(f"  Brian2 re-simulation agrees with JAX on {agreement}")
-    click.echo(f"results: {directory / 'results.nc'}")
 
 
 @main.command()
@@ -189,14 +132,10 @@ def _run_gradient(loaded, out: str | None, resume: bool, quiet: bool) -> None:
 @SET
 def validate(protocol: Path, overrides: tuple[str, ...]) -> None:
     """Check PROTOCOL and its model files without running anything."""
+    from brainsnn.kinds import get_kind
+
     loaded = _load(protocol, overrides)
-    if loaded.kind == "gradient":
-        layers = len(loaded.network.hidden) + 1
-        click.echo(f"{protocol}: valid protocol '{loaded.name}' ({layers} gradient layers)")
-        return
-    click.echo(
-        f"{protocol}: valid protocol '{loaded.name}' ({len(loaded.network.models)} model files)"
-    )
+    click.echo(f"{protocol}: {get_kind(loaded.kind).summary(loaded)}")
 
 
 @main.command()
@@ -204,14 +143,10 @@ def validate(protocol: Path, overrides: tuple[str, ...]) -> None:
 @SET
 def show(protocol: Path, overrides: tuple[str, ...]) -> None:
     """Print PROTOCOL fully resolved: every key with its default, and all model parameters."""
-    from brainsnn.protocol import load_models, resolve_parameters
+    from brainsnn.kinds import get_kind
 
     loaded = _load(protocol, overrides)
-    resolved = loaded.model_dump()
-    if loaded.kind == "gradient":
-        click.echo(yaml.safe_dump(resolved, sort_keys=False).rstrip())
-        return
-    resolved["network"]["parameters"] = resolve_parameters(loaded, load_models(loaded))
+    resolved = get_kind(loaded.kind).show(loaded)
     click.echo(yaml.safe_dump(resolved, sort_keys=False).rstrip())
 
 
@@ -368,7 +303,7 @@ def spoken_digits(
 
 SWEEP_DEVICE = click.option(
     "--device",
-    type=click.Choice(["runtime", "cpp", "cuda"]),
+    type=click.Choice(device_names()),
     default=None,
     help="Brian2 device of every run (same as --set device.name=...).",
 )

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from brainsnn.protocol import Protocol
+from brainsnn.kinds import DEFAULT_KIND, all_kinds
 
 BEGIN = "<!-- BEGIN GENERATED -->"
 END = "<!-- END GENERATED -->"
@@ -129,15 +129,11 @@ def protocol_reference_markdown() -> str:
     (such as ``network.weights``) after their parent. Keys are written as the dotted paths that
     ``--set key.path=value`` takes.
     """
-    from brainsnn.gradient.protocol import GradientProtocol
-    from brainsnn.unsupervised.protocol import UnsupervisedProtocol
-
-    lines = ["## Readout protocols (`kind: readout`, the default)", ""]
-    lines += _section("", Protocol, "Top level", False)
-    lines += ["## Unsupervised WTA-STDP protocols (`kind: unsupervised`)", ""]
-    lines += _section("", UnsupervisedProtocol, "Top level", False, " (unsupervised)")
-    lines += ["## Gradient-trained SNNs (`kind: gradient`)", ""]
-    lines += _section("", GradientProtocol, "Top level", False, " (gradient)")
+    lines: list[str] = []
+    for kind in all_kinds():
+        default = kind.name == DEFAULT_KIND
+        lines += [f"## {kind.title} (`kind: {kind.name}`{', the default' if default else ''})", ""]
+        lines += _section("", kind.schema, "Top level", False, "" if default else f" ({kind.name})")
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -47,9 +47,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from brainsnn.run import run_protocol
 
 from brainsnn import open_results
-from brainsnn.experiment import run_protocol
 from brainsnn.figures import membrane_trace
 from brainsnn.protocol import load_protocol
 from brainsnn.unsupervised.experiment import run_unsupervised_protocol

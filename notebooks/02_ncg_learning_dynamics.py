@@ -35,6 +35,7 @@ import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from brainsnn.run import run_protocol
 from IPython.display import Markdown
 
 from brainsnn import open_results
@@ -47,7 +48,6 @@ from brainsnn.analysis import (
     win_counts,
     winners,
 )
-from brainsnn.experiment import run_protocol
 from brainsnn.figures import readout as readout_figures
 from brainsnn.protocol import load_protocol
 

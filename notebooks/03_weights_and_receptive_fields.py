@@ -42,10 +42,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
+from brainsnn.run import run_protocol
 from sklearn.datasets import load_digits
 
 from brainsnn import open_results
-from brainsnn.experiment import run_protocol
 from brainsnn.figures import assignment_summary, weight_images
 from brainsnn.protocol import load_protocol
 from brainsnn.unsupervised.experiment import run_unsupervised_protocol

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from brainsnn.engine.backends import make_backend
-from brainsnn.engine.layout import ReadoutLayout
-from brainsnn.modellib import compose, load_model_file
-from brainsnn.protocol import DEFAULT_MODELS
+from brainsnn.core.modellib import compose, load_model_file
+from brainsnn.readout.backend import make_backend
+from brainsnn.readout.layout import ReadoutLayout
+from brainsnn.readout.protocol import DEFAULT_MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
 

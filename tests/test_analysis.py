@@ -27,7 +27,7 @@ from brainsnn.analysis import (
     winners,
 )
 from brainsnn.analysis.tables import has_summary_table
-from brainsnn.errors import BrainsnnError
+from brainsnn.core.errors import BrainsnnError
 
 # 3 classes x 2 neurons (the first of each group non-target), 5 test samples, dt = T/4.
 NEURON_CLASS = [0, 0, 1, 1, 2, 2]

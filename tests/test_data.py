@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from brainsnn.core.errors import ConfigError, DataError
 from brainsnn.data import (
     DIGITS_MAX_VALUE,
     FASHION_MNIST_DIR,
@@ -24,7 +25,6 @@ from brainsnn.data import (
     write_idx,
     write_spiking_dataset,
 )
-from brainsnn.errors import ConfigError, DataError
 
 RNG = np.random.default_rng(0)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from brainsnn.core.errors import DataError
 from brainsnn.data import convert_features, load_digits_dataset
-from brainsnn.datasets import prepare_data
-from brainsnn.errors import DataError
-from brainsnn.protocol import Protocol
+from brainsnn.readout.data import prepare_data
+from brainsnn.readout.protocol import Protocol
 
 
 def make_protocol(**data) -> Protocol:

@@ -9,9 +9,9 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from brainsnn.core.modellib import ROLES
 from brainsnn.gradient.protocol import GradientProtocol, LayerSection
-from brainsnn.modellib import ROLES
-from brainsnn.protocol import Protocol
+from brainsnn.readout.protocol import Protocol
 from brainsnn.schema_docs import BEGIN, END, FALLBACK_DESCRIPTIONS, protocol_reference_markdown
 from brainsnn.unsupervised.protocol import UnsupervisedProtocol
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from brainsnn import reference
-from brainsnn.engine.backends import ChunkInput
-from brainsnn.reference import initial_weights
+from brainsnn.readout import reference
+from brainsnn.readout.backend import ChunkInput
+from brainsnn.readout.reference import initial_weights
 
 pytestmark = pytest.mark.standalone
 THETA0 = 1.5
@@ -139,7 +139,7 @@ def test_runtime_and_cpp_agree_over_chunks(tiny_backends, tiny_layout):
 
 def _train_three_chunks(layout, composed, build_root, seed):
     """Run in a separate process: three training chunks from a seeded state."""
-    from brainsnn.engine.backends import make_backend
+    from brainsnn.readout.backend import make_backend
 
     backend = make_backend("cpp", layout, composed, build_root)
     rng = np.random.default_rng(seed)
@@ -181,8 +181,8 @@ def test_processes_sharing_a_build_do_not_mix(
 
 
 def test_errors_printed_by_the_binary_are_raised(tmp_path):
-    from brainsnn.engine.backends import check_binary_output
-    from brainsnn.errors import BrainsnnError
+    from brainsnn.core.errors import BrainsnnError
+    from brainsnn.devices.runners import check_binary_output
 
     stdout = tmp_path / "stdout.txt"
     stdout.write_text("Error reading 'static_arrays/x.dat': file size -1 does not match\n")

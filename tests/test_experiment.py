@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from brainsnn.crosscheck import oracle_training
-from brainsnn.datasets import prepare_data
-from brainsnn.engine import backends
-from brainsnn.experiment import run_protocol
+from brainsnn.readout import backend as backends
 from brainsnn.protocol import load_protocol
-from brainsnn.results import VARIABLES
+from brainsnn.readout.crosscheck import oracle_training
+from brainsnn.readout.data import prepare_data
+from brainsnn.readout.results import READOUT_VARIABLES as VARIABLES
+from brainsnn.run import run_protocol
 
 pytestmark = pytest.mark.standalone
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,9 +102,12 @@ def test_membrane_traces_agree_with_the_per_sample_records(tiny_runs):
 
 def test_results_file_is_self_describing(tiny_runs):
     path = tiny_runs["cpp"].directory / "results.nc"
+    records = load_protocol(tiny_runs["cpp"].directory / "protocol.yaml").resolved.records()
+    assert {"weights", "test_threshold", "training_threshold"} <= set(records)  # model files'
+    catalog = {**VARIABLES, **records}
     with xr.open_dataset(path) as data:
         for name, variable in data.data_vars.items():
-            declared = VARIABLES[name].units or "1"  # traces: "1" (weight units) or "mV"
+            declared = catalog[name].units or "1"  # traces: "1" (weight units) or "mV"
             assert variable.attrs["units"] == declared
             assert variable.attrs["long_name"]
         assert data.sizes["epoch"] == 2

@@ -28,7 +28,7 @@ from brainsnn.analysis import (
     win_counts,
 )
 from brainsnn.cli import main
-from brainsnn.errors import BrainsnnError
+from brainsnn.core.errors import BrainsnnError
 from brainsnn.figures import readout, registry, style
 from brainsnn.figures.unsupervised import (
     assignment_summary,
@@ -511,8 +511,8 @@ def test_figures_never_import_brian2(run_dir, readout_run, tmp_path):
 @pytest.fixture(scope="module")
 def readout_run(build_root, tmp_path_factory) -> Path:
     """A tiny NCG run on digits (runtime device: nothing to compile), 2 epochs, 30 test samples."""
-    from brainsnn.experiment import run_protocol
     from brainsnn.protocol import load_protocol
+    from brainsnn.run import run_protocol
 
     protocol = load_protocol(DIGITS, [*TINY_READOUT, f"device.build_dir={build_root}"])
     out = tmp_path_factory.mktemp("readout") / "ncg_tiny"

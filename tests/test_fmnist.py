@@ -7,15 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from brainsnn import reference
-from brainsnn.crosscheck import oracle_setup, split_times
 from brainsnn.data import FASHION_MNIST_DIR
-from brainsnn.datasets import prepare_data
-from brainsnn.engine.backends import make_backend
-from brainsnn.experiment import build_layout, fresh_progress
-from brainsnn.modellib import compose
-from brainsnn.protocol import load_models, load_protocol, resolve_parameters
-from brainsnn.training import Trainer
+from brainsnn.protocol import load_protocol
+from brainsnn.readout import reference
+from brainsnn.readout.backend import make_backend
+from brainsnn.readout.crosscheck import oracle_setup, split_times
+from brainsnn.readout.data import prepare_data
+from brainsnn.readout.experiment import build_layout, fresh_progress
+from brainsnn.readout.training import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [
@@ -35,8 +34,8 @@ def setup(build_root):
         ["data.train_subset=400", "data.test_subset=200", "training.chunk_size=200",
          f"device.build_dir={build_root}"],
     )  # fmt: skip
-    models = load_models(protocol)
-    composed, parameters = compose(models), resolve_parameters(protocol, models)
+    models = protocol.resolved
+    composed, parameters = dict(models.composed), dict(models.parameters)
     data = prepare_data(protocol)
     layout = build_layout(protocol, data)
     backend = make_backend("cpp", layout, composed, build_root)
@@ -45,8 +44,8 @@ def setup(build_root):
 
 
 def test_forward_decisions_match_oracle(setup):
-    protocol, data, layout, composed, parameters, trainer = setup
-    progress = fresh_progress(protocol, layout, composed, parameters)
+    protocol, data, layout, _composed, parameters, trainer = setup
+    progress = fresh_progress(protocol, layout, protocol.resolved)
     rng = np.random.default_rng(3)
     weights = np.clip(rng.normal(0.3, 0.1, (layout.n_outputs, layout.n_inputs)), 0, 1)
     progress.state["w"] = weights.reshape(-1)
@@ -63,8 +62,8 @@ def test_forward_decisions_match_oracle(setup):
 
 
 def test_one_training_epoch_matches_oracle(setup):
-    protocol, data, layout, composed, parameters, trainer = setup
-    progress = fresh_progress(protocol, layout, composed, parameters)
+    protocol, data, layout, _composed, _parameters, trainer = setup
+    progress = fresh_progress(protocol, layout, protocol.resolved)
     trainer.train(progress)
     params, weights, sums = oracle_setup(protocol, data)
     oracle = reference.ReferenceReadout(params, weights, sums)

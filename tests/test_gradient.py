@@ -11,8 +11,8 @@ jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 import yaml  # noqa: E402
 
+from brainsnn.core.errors import ConfigError, DataError  # noqa: E402
 from brainsnn.data.shd import SpikeEvents, write_shd  # noqa: E402
-from brainsnn.errors import ConfigError, DataError  # noqa: E402
 from brainsnn.gradient import losses, metrics  # noqa: E402
 from brainsnn.gradient.modelfile import load_neuron  # noqa: E402
 from brainsnn.gradient.network import GradientStack  # noqa: E402
@@ -346,7 +346,7 @@ def test_first_spike_training_learns_and_reports_both_decodings(spike_files, tmp
 
 
 def test_interrupted_run_resumes_to_the_same_result(spike_files, tmp_path):
-    from brainsnn.errors import BrainsnnError
+    from brainsnn.core.errors import BrainsnnError
     from brainsnn.gradient.experiment import run_gradient_protocol
 
     path = _protocol(spike_files, tmp_path, training__epochs=4)

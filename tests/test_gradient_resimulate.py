@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from brainsnn.errors import ConfigError
+from brainsnn.core.errors import ConfigError
 from brainsnn.gradient import metrics
 from brainsnn.gradient.network import GradientStack
 from brainsnn.gradient.protocol import GradientNetwork

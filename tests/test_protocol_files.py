@@ -11,17 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from brainsnn.core.errors import DataError
+from brainsnn.core.modellib import MODEL_DIR, compose, load_model_file
 from brainsnn.data.idx import IDX_FILE_NAMES
-from brainsnn.datasets import prepare_data
-from brainsnn.errors import DataError
-from brainsnn.modellib import MODEL_DIR, compose, load_model_file
-from brainsnn.protocol import (
-    DEFAULT_MODELS,
-    Protocol,
-    load_models,
-    load_protocol,
-    resolve_parameters,
-)
+from brainsnn.protocol import load_protocol
+from brainsnn.readout.data import prepare_data
+from brainsnn.readout.protocol import DEFAULT_MODELS, Protocol
 from brainsnn.unsupervised.protocol import UnsupervisedProtocol
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,10 +51,9 @@ def test_files_are_found():
 @pytest.mark.parametrize("path", PROTOCOLS, ids=_ids(PROTOCOLS, ROOT))
 def test_protocol_loads_and_validates(path):
     protocol = load_protocol(path)
-    assert isinstance(protocol, Protocol | UnsupervisedProtocol)
+    assert isinstance(protocol.protocol, Protocol | UnsupervisedProtocol)
     assert protocol.name == path.stem, "a protocol's name should match its file name"
-    models = load_models(protocol)
-    parameters = resolve_parameters(protocol, models)
+    parameters = protocol.resolved.parameters
     # every parameter the protocol sets is a model parameter (load_protocol checks), and the
     # resolved set holds every model parameter, not just those the protocol spells out
     assert set(protocol.network.parameters) <= set(parameters)

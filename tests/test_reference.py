@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from brainsnn.reference import (
+from brainsnn.readout.reference import (
     ReadoutParams,
     ReferenceReadout,
     decide,

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from brainsnn.crosscheck import oracle_training
-from brainsnn.datasets import prepare_data
-from brainsnn.experiment import run_protocol
 from brainsnn.protocol import load_protocol
+from brainsnn.readout.crosscheck import oracle_training
+from brainsnn.readout.data import prepare_data
+from brainsnn.run import run_protocol
 
 pytestmark = pytest.mark.standalone
 ROOT = Path(__file__).resolve().parent.parent

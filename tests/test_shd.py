@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from brainsnn.core.errors import DataError
 from brainsnn.data import (
     SpikeEvents,
     augment_shift_scale,
@@ -17,7 +18,6 @@ from brainsnn.data import (
     read_shd,
     write_shd,
 )
-from brainsnn.errors import DataError
 
 h5py = pytest.importorskip("h5py")
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from brainsnn import spikenn_configs as sc
-from brainsnn.errors import ConfigError
-from brainsnn.modellib import find_model_file
-from brainsnn.protocol import Protocol, load_models, load_protocol, resolve_parameters
+from brainsnn.core.errors import ConfigError
+from brainsnn.core.modellib import find_model_file
+from brainsnn.protocol import load_protocol
+from brainsnn.readout.protocol import Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 REGENERATE = "python -m brainsnn.spikenn_configs"
@@ -87,7 +88,7 @@ def test_protocol_file_validates(row):
         pytest.skip(f"model files not written yet: {', '.join(missing)}")
     protocol = load_protocol(sc.PROTOCOL_ROOT / row.path)
     assert protocol.network.models == sc.models(row)
-    values = resolve_parameters(protocol, load_models(protocol))
+    values = protocol.resolved.parameters
     assert values["theta0"] == row.theta0
     assert protocol.data.hint.strip()
 

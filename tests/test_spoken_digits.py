@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from brainsnn.cli import main
+from brainsnn.core.errors import DataError
 from brainsnn.data import read_shd, synthesise_spoken_digits
 from brainsnn.data import spoken_digits as sd
-from brainsnn.errors import DataError
 
 pytest.importorskip("h5py")
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")

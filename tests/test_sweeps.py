@@ -17,8 +17,8 @@ import xarray as xr
 from click.testing import CliRunner, Result
 
 from brainsnn.cli import main
-from brainsnn.datasets import prepare_data
 from brainsnn.protocol import load_protocol
+from brainsnn.readout.data import prepare_data
 from brainsnn.sweeps.grid import grid_points, parse_sweep_options
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +90,7 @@ def test_folds_are_stratified_disjoint_and_cover_the_training_set():
 
 
 def test_fold_needs_folds():
-    from brainsnn.errors import ConfigError
+    from brainsnn.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"data\.folds"):
         prepare_data(load_protocol(DIGITS, ["data.fold=1"]))

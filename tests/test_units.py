@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from brainsnn.units import base_unit, check_quantity
+from brainsnn.core.units import base_unit, check_quantity
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,8 @@ import xarray as xr
 from click.testing import CliRunner
 
 from brainsnn.cli import main
-from brainsnn.errors import BrainsnnError, ConfigError
-from brainsnn.modellib import compose
-from brainsnn.protocol import load_models, load_protocol, resolve_parameters
+from brainsnn.core.errors import BrainsnnError, ConfigError
+from brainsnn.protocol import load_protocol
 from brainsnn.unsupervised.backend import SampleBatch, state_key
 from brainsnn.unsupervised.data import prepare_unsupervised_data
 from brainsnn.unsupervised.encodings import periodic_spike_trains
@@ -31,9 +30,8 @@ N_SAMPLES = 12
 
 def _setup(path: Path, overrides: list[str], build_root: Path, device: str):
     protocol = load_protocol(path, [*overrides, f"device.build_dir={build_root}"])
-    models = load_models(protocol)
-    composed = compose(models)
-    parameters = resolve_parameters(protocol, models)
+    composed = dict(protocol.resolved.composed)
+    parameters = dict(protocol.resolved.parameters)
     data = prepare_unsupervised_data(protocol)
     layout = build_unsupervised_layout(protocol, data)
     state = initial_unsupervised_state(protocol, layout, composed, parameters)

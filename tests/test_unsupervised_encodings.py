@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from brainsnn.errors import ConfigError
+from brainsnn.core.errors import ConfigError
 from brainsnn.unsupervised import encodings
 from brainsnn.unsupervised.encodings import (
     KERNELS,

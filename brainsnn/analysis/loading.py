@@ -10,7 +10,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from brainsnn.errors import BrainsnnError
+from brainsnn.core.errors import BrainsnnError
 
 RESULTS_NAME = "results.nc"  # a run's dataset (brainsnn run)
 SUMMARY_NAME = "summary.nc"  # a k-fold's or grid search's summary (brainsnn kfold / gridsearch)

@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from brainsnn.analysis.loading import variable
-from brainsnn.errors import BrainsnnError
+from brainsnn.core.errors import BrainsnnError
 
 NO_SPIKE = 1.0  # first-spike time of a silent neuron, units of T
 STATISTICS = ("mean", "std", "min", "max")

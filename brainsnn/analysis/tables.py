@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from brainsnn.errors import BrainsnnError
+from brainsnn.core.errors import BrainsnnError
 
 #: Dimensions along which runs repeat the same experiment, in the order they are looked for.
 REPLICATE_DIMS = ("fold", "seed", "repeat", "run")

@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from brainsnn.errors import ConfigError, DataError
+from brainsnn.core.errors import ConfigError, DataError
 
 #: Largest pixel intensity of 8-bit IDX images (MNIST, Fashion-MNIST).
 MNIST_MAX_VALUE = 255

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from brainsnn.errors import ConfigError, DataError
+from brainsnn.core.errors import ConfigError, DataError
 
 #: Input channels of SHD and SSC (the cochlea model's 700 channels).
 SHD_UNITS = 700

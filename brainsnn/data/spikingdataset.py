@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from brainsnn.errors import DataError
+from brainsnn.core.errors import DataError
 
 #: Record layout of one sample (a sparse list of spikes), as in SpikeNN.
 DATA_TYPE = np.dtype([("indices", np.int16), ("timestamps", np.float32)])

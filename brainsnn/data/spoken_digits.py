@@ -69,8 +69,8 @@ from typing import Any
 
 import numpy as np
 
+from brainsnn.core.errors import ConfigError, DataError
 from brainsnn.data.shd import SpikeEvents, import_h5py, read_shd, write_shd
-from brainsnn.errors import ConfigError, DataError
 
 #: Digit words per language code (= espeak-ng voice): (language name used in keys, words).
 LANGUAGES: dict[str, tuple[str, tuple[str, ...]]] = {

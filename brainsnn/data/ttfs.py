@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from brainsnn.errors import ConfigError, DataError
+from brainsnn.core.errors import ConfigError, DataError
 
 #: Tolerance added before flooring t * steps, so that k / steps maps back to step k.
 _GRID_EPS = 1e-9

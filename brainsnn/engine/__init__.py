@@ -1,1 +1,2 @@
-"""Build readout networks from model files and run them chunk by chunk on a Brian2 device."""
+"""What every chunked Brian2 network family shares: groups from composed model roles, per-sample
+records and membrane traces. The kinds' engines build on it; it never imports a kind."""

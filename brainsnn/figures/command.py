@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from brainsnn.errors import BrainsnnError
+from brainsnn.core.errors import BrainsnnError
 
 ACCURACY = "accuracy"  # --only name of the accuracy table (Markdown and LaTeX)
 TABLE_SUFFIXES = (".md", ".tex")

@@ -34,7 +34,7 @@ from brainsnn.analysis.readout import (
     winners,
 )
 from brainsnn.analysis.tables import ACCURACIES, replicate_dim
-from brainsnn.errors import BrainsnnError
+from brainsnn.core.errors import BrainsnnError
 from brainsnn.figures.style import (
     DOUBLE_COLUMN,
     GREY,

@@ -20,7 +20,7 @@ from typing import Any
 import matplotlib.style
 from matplotlib.figure import Figure
 
-from brainsnn.errors import BrainsnnError
+from brainsnn.core.errors import BrainsnnError
 
 STYLE_PATH = Path(__file__).with_name("brainsnn.mplstyle")
 

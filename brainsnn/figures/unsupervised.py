@@ -24,7 +24,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from brainsnn.analysis.loading import variable
-from brainsnn.errors import BrainsnnError
+from brainsnn.core.errors import BrainsnnError
 from brainsnn.figures.style import (
     DOUBLE_COLUMN,
     GREY,

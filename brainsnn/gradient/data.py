@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from brainsnn.core.errors import DataError
 from brainsnn.data.shd import SpikeEvents, augment_shift_scale, bin_events, read_shd
-from brainsnn.errors import DataError
 from brainsnn.gradient.protocol import GradientData
 
 

@@ -8,7 +8,6 @@ the best validation accuracy is tested; without one, the last epoch.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -18,8 +17,12 @@ import numpy as np
 import xarray as xr
 from tqdm import tqdm
 
-from brainsnn.errors import ConfigError
-from brainsnn.experiment import basic_provenance, check_run_directory, open_run_directory
+from brainsnn.core.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from brainsnn.core.errors import ConfigError
+from brainsnn.core.experiment import Experiment
+from brainsnn.core.provenance import basic_provenance
+from brainsnn.core.results import make_dataset, trace_values, with_trace_coordinates, write_atomic
+from brainsnn.core.rundir import RESULTS, check_run_directory, open_run_directory
 from brainsnn.gradient.data import GradientDataset, SpikeSplit, load_gradient_data
 from brainsnn.gradient.export import save_network
 from brainsnn.gradient.metrics import (
@@ -31,11 +34,8 @@ from brainsnn.gradient.network import GradientStack
 from brainsnn.gradient.protocol import GradientProtocol
 from brainsnn.gradient.results import GRADIENT_VARIABLES
 from brainsnn.gradient.trainer import Trainer, TrainState
-from brainsnn.results import make_dataset, trace_values, with_trace_coordinates, write_atomic
-from brainsnn.training import save_checkpoint
 
 log = logging.getLogger("brainsnn")
-CHECKPOINT = "checkpoint.npz"
 HISTORY_KEYS = (
     "train_loss",
     "train_accuracy",
@@ -71,16 +71,15 @@ class GradientProgress:
         import jax
         import jax.numpy as jnp
 
-        with np.load(path) as stored:
-            meta = json.loads(str(stored["meta"]))
+        meta, stored = load_checkpoint(path)
 
-            def restore(tree, prefix):
-                leaves, treedef = jax.tree.flatten(tree)
-                loaded = [jnp.asarray(stored[f"{prefix}_{i}"]) for i in range(len(leaves))]
-                return jax.tree.unflatten(treedef, loaded)
+        def restore(tree, prefix):
+            leaves, treedef = jax.tree.flatten(tree)
+            loaded = [jnp.asarray(stored[f"{prefix}_{i}"]) for i in range(len(leaves))]
+            return jax.tree.unflatten(treedef, loaded)
 
-            self.state = restore(self.state, "state")
-            self.best = restore(self.best, "best")
+        self.state = restore(self.state, "state")
+        self.best = restore(self.best, "best")
         self.history = meta["history"]
         self.best_accuracy = meta["best_accuracy"]
 
@@ -141,11 +140,12 @@ def _main_decoding(protocol: GradientProtocol) -> str:
 class GradientRun:
     """Epoch loop with progress bars and per-epoch checkpoints."""
 
-    def __init__(self, protocol: GradientProtocol, data: GradientDataset, show_progress: bool):
+    def __init__(self, experiment: Experiment, data: GradientDataset, show_progress: bool):
         import jax
 
+        protocol = experiment.protocol
         self.protocol, self.data, self.show_progress = protocol, data, show_progress
-        self.stack = GradientStack(protocol.network, data.channels)
+        self.stack = GradientStack(protocol.network, data.channels, experiment.resolved)
         params, constants, stats = self.stack.init_state(protocol.seed)
         batches = -(-len(data.train) // protocol.training.batch_size)
         self.trainer = Trainer(protocol, self.stack, constants, data.steps, batches)
@@ -238,10 +238,12 @@ def _test_values(protocol: GradientProtocol, evaluation: Evaluation) -> dict[str
 
 
 def run_gradient_protocol(
-    protocol: GradientProtocol, directory: Path, resume: bool = False, show_progress: bool = True
+    experiment: Experiment, directory: Path, resume: bool = False, show_progress: bool = True
 ) -> xr.Dataset:
-    """Train, test and export a validated gradient protocol in ``directory``."""
+    """Train, test and export a loaded gradient experiment in ``directory``."""
     started = time.perf_counter()
+    protocol = experiment.protocol
+    directory = Path(directory)
     checkpoint = directory / CHECKPOINT
     check_run_directory(directory, resume, protocol.model_dump())
     data = load_gradient_data(protocol.data, protocol.seed)
@@ -260,7 +262,7 @@ def run_gradient_protocol(
             f"{s.size} {s.neuron}" for s in [*protocol.network.hidden, protocol.network.readout]
         ),
     )
-    run = GradientRun(protocol, data, show_progress)
+    run = GradientRun(experiment, data, show_progress)
     if resume:
         run.progress.load(checkpoint)
         log.info("resuming after epoch %d", run.progress.epoch)
@@ -293,7 +295,7 @@ def run_gradient_protocol(
     dataset = make_dataset(values, attrs, GRADIENT_VARIABLES)
     names = list(decisions(protocol, evaluation))
     dataset = with_trace_coordinates(dataset.assign_coords(decoding=names), records)
-    write_atomic(dataset, directory / "results.nc")
+    write_atomic(dataset, directory / RESULTS)
     return dataset
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from brainsnn.errors import BrainsnnError, DataError
+from brainsnn.core.errors import BrainsnnError, DataError
 from brainsnn.gradient.network import GradientStack
 from brainsnn.gradient.protocol import GradientNetwork, GradientProtocol
 

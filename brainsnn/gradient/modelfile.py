@@ -19,9 +19,9 @@ import numpy as np
 import sympy
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from brainsnn.errors import ConfigError
-from brainsnn.modellib import MODEL_DIR
-from brainsnn.yamlfile import load_model
+from brainsnn.core.errors import ConfigError
+from brainsnn.core.modellib import MODEL_DIR
+from brainsnn.core.yamlfile import load_model
 
 Firing = Literal[
     "threshold",

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from brainsnn.gradient.modelfile import load_neuron
+from brainsnn.gradient.modelfile import NeuronModel, load_neuron
 from brainsnn.gradient.neurons import NeuronLayer
 from brainsnn.gradient.protocol import GradientNetwork, LayerSection
 
@@ -35,14 +35,20 @@ class Forward:
 class GradientStack:
     """The layers of a protocol's ``network`` section, for ``inputs`` input channels."""
 
-    def __init__(self, network: GradientNetwork, inputs: int):
+    def __init__(
+        self, network: GradientNetwork, inputs: int, models: tuple[NeuronModel, ...] | None = None
+    ):
+        """``models``: the layers' neuron models as the loaded experiment resolved them (read
+        here from their files when not given)."""
         self.sections: list[LayerSection] = [*network.hidden, network.readout]
         self.init = network.init
         self.parallel = network.parallel
         self.inputs = inputs
+        if models is None:
+            models = tuple(load_neuron(s.neuron, s.firing) for s in self.sections)
         self.layers = [
-            NeuronLayer(load_neuron(s.neuron, s.firing), s.size, dict(s.parameters))
-            for s in self.sections
+            NeuronLayer(model, s.size, dict(s.parameters))
+            for model, s in zip(models, self.sections, strict=True)
         ]
 
     @property

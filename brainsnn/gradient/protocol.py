@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from brainsnn.errors import ConfigError
-from brainsnn.gradient.modelfile import Firing, load_neuron
-from brainsnn.protocol import DeviceSection, OutputSection, TraceSection
-from brainsnn.units import check_quantity
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from brainsnn.core.protocol import OutputSection, Section, TraceSection, sweep_field
+from brainsnn.core.units import check_quantity
+from brainsnn.devices.section import DeviceSection
+from brainsnn.gradient.modelfile import Firing
 
 
-class GradientData(_Section):
+class GradientData(Section):
     """Spike files in SHD's HDF5 layout, binned into dense (steps, channels) counts."""
 
     train: str = Field(description="training file (SHD layout, e.g. shd_train.h5)")
@@ -59,7 +55,7 @@ class GradientData(_Section):
         return check_quantity(value, "second")
 
 
-class LayerSection(_Section):
+class LayerSection(Section):
     """One layer: a linear map of the previous layer's activity, then a gradient neuron."""
 
     size: int = Field(gt=0, description="number of neurons")
@@ -77,7 +73,7 @@ class LayerSection(_Section):
     )
 
 
-class GradientNetwork(_Section):
+class GradientNetwork(Section):
     """Hidden layers and the readout layer (whose size is the number of classes)."""
 
     hidden: list[LayerSection] = Field(min_length=0, description="hidden layers, input first")
@@ -92,7 +88,7 @@ class GradientNetwork(_Section):
     )
 
 
-class LossSection(_Section):
+class LossSection(Section):
     """The training objective."""
 
     kind: Literal["first_spike", "firing_rate", "membrane"] = Field(
@@ -115,7 +111,7 @@ class LossSection(_Section):
     )
 
 
-class GradientTraining(_Section):
+class GradientTraining(Section):
     """Optimiser and schedule."""
 
     epochs: int = Field(10, gt=0, description="passes over the training set")
@@ -136,13 +132,13 @@ class GradientTraining(_Section):
     )
 
 
-class GradientTest(_Section):
+class GradientTest(Section):
     """Evaluation after training."""
 
     batch_size: int = Field(256, gt=0, description="samples per forward pass")
 
 
-class GradientRecording(_Section):
+class GradientRecording(Section):
     """Brian2 re-simulation of the trained network (test phase)."""
 
     resimulate: bool = Field(
@@ -156,7 +152,7 @@ class GradientRecording(_Section):
     )
 
 
-class GradientProtocol(_Section):
+class GradientProtocol(Section):
     """A gradient-trained SNN: train in JAX, evaluate FS / FR decoding, re-simulate in Brian2."""
 
     kind: Literal["gradient"] = Field(
@@ -173,6 +169,7 @@ class GradientProtocol(_Section):
     device: DeviceSection = Field(default_factory=DeviceSection)
     seed: int = Field(0, description="seed of weights, dropout, augmentation, stochastic spikes")
     output: OutputSection = Field(default_factory=OutputSection)
+    sweep: dict[str, list] | None = sweep_field()
 
     @model_validator(mode="after")
     def _readout_fits_loss(self) -> GradientProtocol:
@@ -184,26 +181,3 @@ class GradientProtocol(_Section):
                 "loss membrane needs a non-firing readout (network.readout.firing: none)"
             )
         return self
-
-
-def check_layer_models(
-    protocol: GradientProtocol, source: str = "protocol", lines: dict | None = None
-) -> None:
-    """Load every layer's neuron model; reject parameter overrides the model does not define."""
-    layers = [("hidden", i, s) for i, s in enumerate(protocol.network.hidden)]
-    layers.append(("readout", None, protocol.network.readout))
-    for group, position, section in layers:
-        path = ("network", group) if position is None else ("network", group, position)
-        line = (lines or {}).get(path)
-        where = f"{source}:{line}" if line else source
-        key = "network." + group + ("" if position is None else f"[{position}]")
-        try:
-            model = load_neuron(section.neuron, section.firing)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {key}.neuron: {exc}") from None
-        unknown = set(section.parameters) - set(model.spec.parameters)
-        if unknown:
-            raise ConfigError(
-                f"{where}: {key}.parameters: unknown {sorted(unknown)}; {section.neuron} defines "
-                f"{', '.join(sorted(model.spec.parameters)) or 'no parameters'}"
-            )

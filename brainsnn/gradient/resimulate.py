@@ -45,15 +45,11 @@ from pathlib import Path
 import brian2 as b2
 import numpy as np
 
-from brainsnn.engine.backends import (
-    DEVICES,
-    ChunkValues,
-    DeviceRunner,
-    default_build_root,
-    make_runner,
-)
+from brainsnn.core.builds import build_root
+from brainsnn.core.errors import ConfigError
+from brainsnn.devices.registry import get_device
+from brainsnn.devices.runners import ChunkValues, DeviceRunner, make_runner
 from brainsnn.engine.traces import TraceRecord
-from brainsnn.errors import ConfigError
 from brainsnn.gradient.modelfile import NeuronModel
 from brainsnn.gradient.network import GradientStack
 
@@ -459,8 +455,7 @@ def resimulate(
         )
     if len(exported) != len(layers):
         raise ConfigError(f"{len(exported)} exported layers for a stack of {len(layers)}")
-    if device not in DEVICES:
-        raise ConfigError(f"unknown device '{device}': choose one of runtime, cpp, cuda")
+    get_device(device)  # one-line error for an unknown device
     if chunk_size is not None and chunk_size < 1:
         raise ConfigError(f"re-simulation chunk_size must be positive, got {chunk_size}")
     trace_layer, trace_variables = _trace_layout(layers, traces)
@@ -474,7 +469,7 @@ def resimulate(
         trace_layer=trace_layer,
         trace_variables=trace_variables,
     )
-    root = Path(build_dir) if build_dir is not None else default_build_root()
+    root = build_root(str(build_dir) if build_dir is not None else None)
     runner = _runner(device, layout, root, threads)
     request = traces if trace_layer is not None else None
     padded = -(-n // size) * size
@@ -506,9 +501,10 @@ def _runner(device: str, layout: _Layout, root: Path, threads: int) -> DeviceRun
     networks are collected here; a kept runner that has to set itself up again (another
     standalone project was generated since) drops its own old network first (DeviceRunner).
     """
-    if DEVICES[device] == "runtime":
+    chosen = get_device(device)
+    if not chosen.standalone:
         return make_runner(device, lambda: _build(layout), root, layout.key(), threads)
-    cache = (DEVICES[device], str(root.resolve()), layout.key(), threads)
+    cache = (chosen.brian2_name, str(root.resolve()), layout.key(), threads)
     runner = _RUNNERS.get(cache)
     if runner is None:
         gc.collect()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from brainsnn.results import TRACE_VARIABLES, VariableSpec
+from brainsnn.core.results import TRACE_VARIABLES, VariableSpec
 
 GRADIENT_VARIABLES: dict[str, VariableSpec] = {
     "train_loss": VariableSpec(("epoch",), "1", "mean training loss of the epoch"),

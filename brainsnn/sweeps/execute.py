@@ -14,7 +14,7 @@ from pathlib import Path
 import xarray as xr
 from tqdm import tqdm
 
-from brainsnn.errors import BrainsnnError
+from brainsnn.core.errors import BrainsnnError
 from brainsnn.sweeps.summary import Interrupted, SweepOutcome, prepare_directory, write_summary
 from brainsnn.sweeps.tasks import Task, TaskError, run_task
 

@@ -11,9 +11,12 @@ import numpy as np
 import xarray as xr
 import yaml
 
-from brainsnn.errors import BrainsnnError, ConfigError
-from brainsnn.protocol import Protocol, load_protocol, parse_assignment
-from brainsnn.results import VariableSpec
+from brainsnn.core.errors import BrainsnnError, ConfigError
+from brainsnn.core.experiment import Experiment
+from brainsnn.core.protocol import parse_assignment
+from brainsnn.core.results import VariableSpec
+from brainsnn.kinds import DEFAULT_KIND
+from brainsnn.protocol import load_protocol
 from brainsnn.sweeps.execute import run_sweep
 from brainsnn.sweeps.summary import (
     SweepOutcome,
@@ -38,7 +41,7 @@ def parse_sweep_options(items: list[str] | tuple[str, ...]) -> dict[str, list]:
     return grid
 
 
-def grid_of(protocol: Protocol, options: dict[str, list]) -> dict[str, list]:
+def grid_of(protocol: Experiment, options: dict[str, list]) -> dict[str, list]:
     """The protocol's sweep: block, updated by --sweep options."""
     grid = {**(protocol.sweep or {}), **options}
     if not grid:
@@ -101,6 +104,7 @@ def run_gridsearch(
         "protocol": str(path),
         "set": list(overrides),
         "sweep": grid,
+        "protocol_kind": base.kind,
     }
     return run_sweep(
         directory, manifest, resume, path, lambda: point_tasks(directory, grid, overrides),
@@ -117,7 +121,8 @@ def grid_summary(directory: Path) -> xr.Dataset | None:
     points = grid_points(grid)
     finished = {}
     for number in range(len(points)):
-        values = final_values(directory / f"point-{point_name(number, len(points))}")
+        point = directory / f"point-{point_name(number, len(points))}"
+        values = final_values(point, manifest.get("protocol_kind", DEFAULT_KIND))
         if values is not None:
             finished[number] = values
     if not finished:

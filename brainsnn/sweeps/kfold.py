@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from brainsnn.errors import BrainsnnError
+from brainsnn.core.errors import BrainsnnError
+from brainsnn.core.results import VariableSpec
+from brainsnn.kinds import DEFAULT_KIND, get_kind
 from brainsnn.protocol import load_protocol
-from brainsnn.results import VariableSpec
 from brainsnn.sweeps.execute import run_sweep
 from brainsnn.sweeps.summary import (
     SweepOutcome,
@@ -24,15 +25,19 @@ from brainsnn.sweeps.tasks import Task
 FOLD = VariableSpec(("fold",), "1", "fold index (the fold used as validation set; also the seed)")
 
 
-def fold_overrides(k: int, fold: int) -> tuple[str, ...]:
-    """The overrides that make a protocol run fold ``fold`` of ``k`` (seed = fold, as SpikeNN)."""
-    return (f"data.folds={k}", f"data.fold={fold}", f"seed={fold}")
+def fold_overrides(kind: str, k: int, fold: int) -> tuple[str, ...]:
+    """The overrides that make a protocol of ``kind`` run fold ``fold`` of ``k``; a kind
+    without k-fold splits refuses in one line."""
+    chosen = get_kind(kind)
+    if chosen.fold_overrides is None:
+        raise BrainsnnError(f"brainsnn kfold: {chosen.no_kfold_reason}")
+    return chosen.fold_overrides(k, fold)
 
 
-def fold_tasks(directory: Path, k: int, overrides: list[str]) -> list[Task]:
+def fold_tasks(directory: Path, kind: str, k: int, overrides: list[str]) -> list[Task]:
     """One task per fold, in DIR/fold-i."""
     return [
-        Task(f"fold {i}", directory / f"fold-{i}", (*overrides, *fold_overrides(k, i)))
+        Task(f"fold {i}", directory / f"fold-{i}", (*overrides, *fold_overrides(kind, k, i)))
         for i in range(k)
     ]
 
@@ -50,7 +55,8 @@ def run_kfold(
     if k < 2:
         raise BrainsnnError(f"--k {k}: K-fold cross-validation needs at least 2 folds")
     path = protocol_path.resolve()
-    base = load_protocol(path, [*overrides, *fold_overrides(k, 0)])  # bad input fails here
+    kind = load_protocol(path, overrides).kind
+    base = load_protocol(path, [*overrides, *fold_overrides(kind, k, 0)])  # bad input fails here
     directory = sweep_directory(base, "kfold", out)
     manifest = {
         "kind": "kfold",
@@ -58,9 +64,10 @@ def run_kfold(
         "protocol": str(path),
         "set": list(overrides),
         "folds": k,
+        "protocol_kind": kind,
     }
     return run_sweep(
-        directory, manifest, resume, path, lambda: fold_tasks(directory, k, overrides),
+        directory, manifest, resume, path, lambda: fold_tasks(directory, kind, k, overrides),
         workers, scheduler, "k-fold", kfold_summary,
     )  # fmt: skip
 
@@ -74,7 +81,8 @@ def kfold_summary(directory: Path) -> xr.Dataset | None:
     if manifest.get("kind") != "kfold":
         raise BrainsnnError(f"{directory} holds a {manifest.get('kind')}, not a k-fold run")
     k = int(manifest["folds"])
-    finished = {i: final_values(directory / f"fold-{i}") for i in range(k)}
+    kind = manifest.get("protocol_kind", DEFAULT_KIND)
+    finished = {i: final_values(directory / f"fold-{i}", kind) for i in range(k)}
     finished = {i: values for i, values in finished.items() if values is not None}
     if not finished:
         return None

@@ -11,9 +11,10 @@ import numpy as np
 import xarray as xr
 import yaml
 
-from brainsnn.errors import BrainsnnError
-from brainsnn.protocol import Protocol
-from brainsnn.results import VariableSpec, write_atomic
+from brainsnn.core.errors import BrainsnnError
+from brainsnn.core.experiment import Experiment
+from brainsnn.core.results import VariableSpec, write_atomic
+from brainsnn.kinds import DEFAULT_KIND, get_kind
 from brainsnn.sweeps.tasks import RESULTS
 
 MANIFEST = "sweep.yaml"
@@ -46,7 +47,7 @@ class Interrupted(KeyboardInterrupt):
         self.directory = directory
 
 
-def sweep_directory(protocol: Protocol, kind: str, out: str | None) -> Path:
+def sweep_directory(protocol: Experiment, kind: str, out: str | None) -> Path:
     """``--out``, else the protocol's output.directory with timestamp ``<kind>-<time>``."""
     if out:
         return Path(out).resolve()
@@ -87,19 +88,14 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
-def final_values(run_directory: Path) -> dict[str, float] | None:
-    """The last epoch's accuracies, epochs and wall time of a finished run (None if unfinished)."""
+def final_values(run_directory: Path, kind: str = DEFAULT_KIND) -> dict[str, float] | None:
+    """The final accuracies, epochs and wall time of a finished run of a protocol of ``kind``
+    (None if unfinished), as the kind reports them."""
     path = run_directory / RESULTS
     if not path.exists():
         return None
     with xr.open_dataset(path) as data:
-        return {
-            "test_accuracy": float(data.test_accuracy[-1]),
-            "validation_accuracy": float(data.validation_accuracy[-1]),
-            "train_accuracy": float(data.train_accuracy[-1]),
-            "epochs": int(data.sizes["epoch"]),
-            "wall_time": float(data.epoch_wall_time.sum()),
-        }
+        return get_kind(kind).final_values(data)
 
 
 def summary_dataset(

@@ -21,7 +21,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from brainsnn.errors import BrainsnnError
+from brainsnn.core.errors import BrainsnnError
 
 RESULTS = "results.nc"
 ERROR_LOG = "error.log"
@@ -84,8 +84,9 @@ def run_task(protocol_path: str, overrides: list[str], directory: str) -> str:
 
 def _run_here(protocol_path: str, overrides: list[str], directory: str) -> None:
     """In the task's own process: run (or continue) the protocol."""
-    from brainsnn.experiment import CHECKPOINT, run_protocol
+    from brainsnn.core.checkpoint import CHECKPOINT
     from brainsnn.protocol import load_protocol
+    from brainsnn.run import run_protocol
 
     protocol = load_protocol(protocol_path, overrides)
     resume = (Path(directory) / CHECKPOINT).exists()
@@ -103,7 +104,7 @@ def _exit_with_parent() -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(1)
-        from brainsnn.engine.backends import private_run_copies  # Brian2: main thread only
+        from brainsnn.devices.runners import private_run_copies  # Brian2: main thread only
 
         for copy in private_run_copies():  # atexit, which would remove them, won't run
             shutil.rmtree(copy, ignore_errors=True)

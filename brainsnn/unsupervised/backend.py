@@ -8,10 +8,10 @@ from pathlib import Path
 import brian2 as b2
 import numpy as np
 
-from brainsnn.engine.backends import ChunkValues, DeviceRunner, make_runner
+from brainsnn.core.errors import BrainsnnError
+from brainsnn.core.modellib import ComposedGroup
+from brainsnn.devices.runners import ChunkValues, DeviceRunner, make_runner
 from brainsnn.engine.traces import TraceRecord, read_trace, trace_assignments
-from brainsnn.errors import BrainsnnError
-from brainsnn.modellib import ComposedGroup
 from brainsnn.unsupervised.layout import UnsupervisedLayout
 from brainsnn.unsupervised.network import UnsupervisedNetwork, build_unsupervised_network
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from brainsnn.core.errors import ConfigError, DataError
+from brainsnn.core.splits import kfold_split, stratified_split, stratified_subset
 from brainsnn.data import DIGITS_MAX_VALUE, MNIST_MAX_VALUE, load_digits_dataset, load_idx_dataset
-from brainsnn.datasets import stratified_split, stratified_subset
-from brainsnn.errors import ConfigError, DataError
 from brainsnn.unsupervised.encodings import encode_for_network
 from brainsnn.unsupervised.protocol import UnsupervisedData, UnsupervisedProtocol
 
@@ -35,6 +35,7 @@ class PreparedImages:
     n_classes: int
     classes: np.ndarray  # original label of each class index
     image_shape: tuple[int, int]
+    validation: EncodedSplit | None = None  # the held-out fold of a k-fold run
 
     @property
     def n_inputs(self) -> int:
@@ -74,6 +75,11 @@ def prepare_unsupervised_data(protocol: UnsupervisedProtocol) -> PreparedImages:
     if data.test_subset:
         chosen = stratified_subset(test_y, data.test_subset, data.split_seed)
         test_x, test_y = test_x[chosen], test_y[chosen]
+    validation = None
+    if data.folds is not None or data.fold is not None:
+        fit, held = kfold_split(train_y, data.folds, data.fold)
+        validation = (train_x[held], train_y[held])
+        train_x, train_y = train_x[fit], train_y[fit]
     if len(train_y) == 0 or len(test_y) == 0:
         raise DataError("a data split is empty: use more samples or other classes")
     classes = np.unique(np.concatenate([train_y, test_y]))
@@ -96,4 +102,5 @@ def prepare_unsupervised_data(protocol: UnsupervisedProtocol) -> PreparedImages:
         len(classes),
         classes,
         (train_x.shape[1], train_x.shape[2]),
+        None if validation is None else encode(*validation),
     )

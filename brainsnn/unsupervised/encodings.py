@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from brainsnn.errors import ConfigError
+from brainsnn.core.errors import ConfigError
 
 _MANHATTAN = np.abs(np.arange(-2, 3))[:, None] + np.abs(np.arange(-2, 3))[None, :]
 

@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from tqdm import tqdm
 
-from brainsnn.engine.backends import default_build_root, require_device
-from brainsnn.errors import BrainsnnError, ConfigError
-from brainsnn.experiment import check_run_directory, open_run_directory
-from brainsnn.modellib import ComposedGroup, compose, find_model_file
-from brainsnn.protocol import load_models, resolve_parameters
-from brainsnn.results import write_atomic
-from brainsnn.training import evaluate_expression, save_checkpoint
-from brainsnn.units import check_quantity
+from brainsnn.core.builds import build_root
+from brainsnn.core.checkpoint import CHECKPOINT
+from brainsnn.core.errors import BrainsnnError
+from brainsnn.core.experiment import Experiment
+from brainsnn.core.expressions import evaluate_expression
+from brainsnn.core.modellib import ComposedGroup
+from brainsnn.core.progress import progress_bar
+from brainsnn.core.results import write_atomic
+from brainsnn.core.rundir import RESULTS, check_run_directory, open_run_directory
+from brainsnn.core.units import check_quantity
+from brainsnn.devices.registry import require_device
 from brainsnn.unsupervised.backend import (
     ChunkRecords,
     SampleBatch,
@@ -37,65 +37,20 @@ from brainsnn.unsupervised.backend import (
 from brainsnn.unsupervised.data import EncodedSplit, PreparedImages, prepare_unsupervised_data
 from brainsnn.unsupervised.labels import accuracy, assign_labels, classify
 from brainsnn.unsupervised.layout import UnsupervisedLayout
+from brainsnn.unsupervised.progress import UnsupervisedProgress
 from brainsnn.unsupervised.protocol import UnsupervisedProtocol
 from brainsnn.unsupervised.results import collect_unsupervised_results
 
 log = logging.getLogger("brainsnn")
-CHECKPOINT = "checkpoint.npz"
-PHASE_CODES = {"train": 1, "assign": 2, "test": 3}
-
-
-@dataclass
-class UnsupervisedProgress:
-    """Everything needed to continue a run: saved after each chunk."""
-
-    state: dict[str, np.ndarray]
-    parameters: dict[str, float]
-    phase: str = "train-1"
-    position: int = 0  # samples of the current phase completed
-    seconds: float = 0.0  # wall time of the current phase so far
-    spikes: int = 0  # output spikes in the current phase so far
-    retries: int = 0  # failed presentations in the current phase so far
-    records: dict[str, np.ndarray] = field(default_factory=dict)  # kept per-sample records
-    history: dict[str, list[float]] = field(
-        default_factory=lambda: {key: [] for key in EPOCH_HISTORY}
-    )
-
-    def save(self, path: Path) -> None:
-        """Atomically write the progress (arrays in .npz, the rest as JSON inside)."""
-        meta = {
-            key: value for key, value in self.__dict__.items() if key not in ("state", "records")
-        }
-        arrays = {f"state/{k}": v for k, v in self.state.items()}
-        arrays.update({f"records/{k}": v for k, v in self.records.items()})
-        save_checkpoint(path, meta, arrays)
-
-    @classmethod
-    def load(cls, path: Path) -> UnsupervisedProgress:
-        """Read a checkpoint written by ``save``."""
-        try:
-            with np.load(path) as archive:
-                meta = json.loads(str(archive["meta"]))
-                state = {k[6:]: archive[k] for k in archive.files if k.startswith("state/")}
-                records = {k[8:]: archive[k] for k in archive.files if k.startswith("records/")}
-        except (OSError, ValueError, KeyError) as exc:
-            raise BrainsnnError(f"{path}: not a readable brainsnn checkpoint ({exc})") from None
-        return cls(state=state, records=records, **meta)
-
-
-EPOCH_HISTORY = (
-    "epoch_wall_time",
-    "train_samples_per_second",
-    "train_mean_retries",
-    "train_spikes_per_sample",
-)
+PHASE_CODES = {"train": 1, "assign": 2, "test": 3, "validate": 4}
 
 
 def phases(protocol: UnsupervisedProtocol) -> list[str]:
     """The run's phases in order."""
     train = [f"train-{epoch}" for epoch in range(1, protocol.training.epochs + 1)]
     test = [f"test-{repeat}" for repeat in range(1, protocol.test.repeats + 1)]
-    return [*train, "assign", *test]
+    validate = ["validate"] if protocol.data.folds is not None else []
+    return [*train, "assign", *validate, *test]
 
 
 def chunk_seed(seed: int, phase: str, start: int) -> int:
@@ -105,10 +60,8 @@ def chunk_seed(seed: int, phase: str, start: int) -> int:
     return int(sequence.generate_state(1)[0]) % 2**31
 
 
-def build_unsupervised_layout(
-    protocol: UnsupervisedProtocol, data: PreparedImages
-) -> UnsupervisedLayout:
-    """The compiled structure a protocol needs."""
+def build_unsupervised_layout(protocol: Experiment, data: PreparedImages) -> UnsupervisedLayout:
+    """The compiled structure an experiment needs."""
     chunk = min(protocol.training.chunk_size, max(len(data.train), len(data.test)))
     traces = protocol.recording.traces
     return UnsupervisedLayout(
@@ -120,9 +73,7 @@ def build_unsupervised_layout(
         dt_s=check_quantity(protocol.encoding.dt, "second"),
         chunk_size=chunk,
         presentations=chunk + int(np.ceil(protocol.training.retry_budget * chunk)),
-        model_texts=tuple(
-            (name, find_model_file(name).read_text()) for name in protocol.network.models
-        ),
+        model_texts=protocol.resolved.texts,
         trace_variables=traces.checked_variables(protocol.network.outputs) if traces else (),
     )
 
@@ -134,11 +85,6 @@ def initial_unsupervised_state(
     parameters: dict[str, float],
 ) -> dict[str, np.ndarray]:
     """Weights (uniform, optionally rescaled), delays and the models' persistent variables."""
-    for role, group in composed.items():
-        if group.epoch_start or group.epoch_end or group.sample_masks:
-            raise ConfigError(
-                f"{role}: epoch_start, epoch_end and sample_masks are readout-engine keys"
-            )
     rng = np.random.default_rng(protocol.seed)
     init = protocol.network.weights
     weights = rng.uniform(init.low, init.high, (layout.n_outputs, layout.n_inputs))
@@ -186,6 +132,8 @@ class UnsupervisedRun:
         """The samples a phase presents."""
         if phase.startswith("test"):
             return self.data.test
+        if phase == "validate":
+            return self.data.validation
         if phase == "assign" and self.protocol.labels.samples:
             train = self.data.train
             n = self.protocol.labels.samples
@@ -212,14 +160,7 @@ class UnsupervisedRun:
         learning = phase.startswith("train")
         keep = not learning
         chunk = self.backend.layout.chunk_size
-        bar = tqdm(
-            total=len(split),
-            initial=progress.position,
-            desc=phase,
-            unit="sample",
-            disable=not self.show_progress,
-            leave=False,
-        )
+        bar = progress_bar(len(split), phase, self.show_progress, progress.position)
         with bar:
             while progress.position < len(split):
                 start = progress.position
@@ -306,7 +247,12 @@ class UnsupervisedRun:
             counts = progress.records[f"{phase}/counts"]
             prediction = classify(counts, progress.records["assignment"], self.data.n_classes)
             progress.records[f"{phase}/prediction"] = prediction
-            log.info("%s: test accuracy %.4f", phase, accuracy(prediction, self.data.test.labels))
+            split, what = (
+                (self.data.test, "test")
+                if phase != "validate"
+                else (self.data.validation, "validation")
+            )
+            log.info("%s: %s accuracy %.4f", phase, what, accuracy(prediction, split.labels))
 
 
 def make_unsupervised_backend(
@@ -316,11 +262,7 @@ def make_unsupervised_backend(
     state: dict[str, np.ndarray],
 ) -> UnsupervisedBackend:
     """The protocol's device backend; input delays (part of ``state``) go into the build."""
-    root = (
-        Path(protocol.device.build_dir).expanduser()
-        if protocol.device.build_dir
-        else default_build_root()
-    )
+    root = build_root(protocol.device.build_dir)
     log.info("building the network for device %s (builds cached in %s)", protocol.device.name, root)
     delays = state.get("delay")
     if delays is not None:
@@ -332,21 +274,22 @@ def make_unsupervised_backend(
 
 
 def run_unsupervised_protocol(
-    protocol: UnsupervisedProtocol,
+    experiment: Experiment,
     directory: Path,
     resume: bool = False,
     show_progress: bool = True,
 ) -> xr.Dataset:
-    """Run a validated unsupervised protocol in ``directory``; returns the results dataset."""
+    """Run an unsupervised experiment in ``directory``; returns the results dataset."""
     started = time.perf_counter()
+    protocol = experiment.protocol
+    directory = Path(directory)
     checkpoint = directory / CHECKPOINT
     check_run_directory(directory, resume, protocol.model_dump())
-    models = load_models(protocol)
-    composed = compose(models)
-    parameters = resolve_parameters(protocol, models)
+    composed = dict(experiment.resolved.composed)
+    parameters = dict(experiment.resolved.parameters)
     data = prepare_unsupervised_data(protocol)
     require_device(protocol.device.name)
-    layout = build_unsupervised_layout(protocol, data)
+    layout = build_unsupervised_layout(experiment, data)
     open_run_directory(directory, protocol)
     log.info(
         "protocol %s: %d train / %d test samples, %d inputs, %d outputs%s, "
@@ -370,7 +313,7 @@ def run_unsupervised_protocol(
     backend = make_unsupervised_backend(protocol, layout, composed, progress.state)
     UnsupervisedRun(protocol, backend, data, show_progress).run(progress, checkpoint)
     dataset = collect_unsupervised_results(
-        protocol, layout, data, progress, backend.name, time.perf_counter() - started
+        experiment, layout, data, progress, backend.name, time.perf_counter() - started
     )
-    write_atomic(dataset, directory / "results.nc")
+    write_atomic(dataset, directory / RESULTS)
     return dataset

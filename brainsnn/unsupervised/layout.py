@@ -12,6 +12,18 @@ STEP_STAGES = ("integrate", "contest", "win", "inhibit")
 END_OFFSETS = {"assess": 0, "learn": 1, "normalise": 2}
 #: Stages the unsupervised engine schedules (see models/README.md).
 UNSUPERVISED_STAGES = ("sample_start", *STEP_STAGES, *END_OFFSETS)
+#: The populations and projections the unsupervised engine builds.
+UNSUPERVISED_ROLES = (
+    "inputs",
+    "outputs",
+    "layer",
+    "inhibitory",
+    "feedforward",
+    "lateral",
+    "report_link",
+    "to_inhibitory",
+    "from_inhibitory",
+)
 #: Steps the end stages need after the input window: the rest period must be at least this long.
 MIN_REST_STEPS = len(END_OFFSETS)
 

@@ -23,31 +23,17 @@ from dataclasses import dataclass, field
 import brian2 as b2
 import numpy as np
 
-from brainsnn.engine.network import (
-    link_layer_variables,
-    parameter_equations,
-    set_chunk_start_values,
-)
+from brainsnn.core.errors import ConfigError
+from brainsnn.core.modellib import ComposedGroup, check_roles
+from brainsnn.engine.groups import link_layer_variables, parameter_equations, set_chunk_start_values
 from brainsnn.engine.traces import TRACE_EQUATIONS, trace_condition, trace_monitor
-from brainsnn.errors import ConfigError
-from brainsnn.modellib import ComposedGroup, check_roles
 from brainsnn.unsupervised.layout import (
     STEP_STAGES,
+    UNSUPERVISED_ROLES,
     UNSUPERVISED_STAGES,
     UnsupervisedLayout,
 )
 
-ROLES = (
-    "inputs",
-    "outputs",
-    "layer",
-    "inhibitory",
-    "feedforward",
-    "lateral",
-    "report_link",
-    "to_inhibitory",
-    "from_inhibitory",
-)
 CLOCK_EQUATIONS = """
 sample_step = timestep(t, dt) % steps_per_presentation : integer
 presenting = int(sample_step < present_steps) : integer
@@ -289,7 +275,7 @@ def build_unsupervised_network(
     ``delays`` (s, one per input synapse) are compiled into the build: standalone run_args
     cannot change synaptic delays.
     """
-    check_roles(composed, ROLES, UNSUPERVISED_STAGES, "unsupervised")
+    check_roles(composed, UNSUPERVISED_ROLES, UNSUPERVISED_STAGES, "unsupervised")
     if layout.n_inhibitory and composed["inhibitory"].threshold is None:
         raise ConfigError("network.inhibitory is set but no model defines the inhibitory neurons")
     clock = b2.Clock(dt=layout.dt_s * b2.second, name="clock")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from brainsnn.protocol import DeviceSection, OutputSection, TraceSection
-from brainsnn.units import check_quantity
+from brainsnn.core.protocol import OutputSection, Section, TraceSection, sweep_field
+from brainsnn.core.units import check_quantity
+from brainsnn.devices.section import DeviceSection
 
 DEFAULT_MODELS = [
     "inputs/periodic",
@@ -18,11 +19,7 @@ DEFAULT_MODELS = [
 ]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class UnsupervisedData(_Section):
+class UnsupervisedData(Section):
     """Which images, which classes, and the train / test split."""
 
     source: Literal["digits", "idx"] = Field(
@@ -43,9 +40,23 @@ class UnsupervisedData(_Section):
         None, gt=0, description="use a stratified subset of n test samples (stored order)"
     )
     split_seed: int = Field(0, description="seed of the stratified splits and subsets")
+    folds: int | None = Field(
+        None,
+        ge=2,
+        description="K-fold cross-validation: number of folds K; with data.fold, the network "
+        "trains (and assigns labels) on the other folds of StratifiedKFold(K, no shuffling) over "
+        "the training set (after train_subset), and fold data.fold is classified with frozen "
+        "weights as the validation set (set by 'brainsnn kfold')",
+    )
+    fold: int | None = Field(
+        None,
+        ge=0,
+        description="K-fold cross-validation: which fold (0 to K-1) is the validation set; "
+        "needs data.folds (set by 'brainsnn kfold')",
+    )
 
 
-class UnsupervisedEncoding(_Section):
+class UnsupervisedEncoding(Section):
     """How images become input spikes, and the presentation schedule."""
 
     method: Literal["periodic", "bernoulli", "poisson"] = Field(
@@ -84,7 +95,7 @@ class UnsupervisedEncoding(_Section):
         return value
 
 
-class WeightRange(_Section):
+class WeightRange(Section):
     """Initial weights: uniform in [low, high), optionally rescaled per output neuron."""
 
     low: float = Field(0.0, description="lower end of the uniform initial weights")
@@ -100,7 +111,7 @@ class WeightRange(_Section):
         return self
 
 
-class UnsupervisedNetworkSection(_Section):
+class UnsupervisedNetworkSection(Section):
     """Populations, model files and their parameter values."""
 
     outputs: int = Field(5, ge=1, description="number of output (excitatory) neurons")
@@ -117,7 +128,7 @@ class UnsupervisedNetworkSection(_Section):
     weights: WeightRange = Field(default_factory=WeightRange)
 
 
-class UnsupervisedTraining(_Section):
+class UnsupervisedTraining(Section):
     """Unsupervised training passes and chunking."""
 
     epochs: int = Field(1, ge=0, description="passes over the training set (in stored order)")
@@ -132,7 +143,7 @@ class UnsupervisedTraining(_Section):
     )
 
 
-class LabelSection(_Section):
+class LabelSection(Section):
     """Label assignment with frozen weights (spec B.8), on training data only."""
 
     samples: int | None = Field(
@@ -143,7 +154,7 @@ class LabelSection(_Section):
     )
 
 
-class TestSection(_Section):
+class TestSection(Section):
     """Evaluation on the test set with frozen weights."""
 
     repeats: int = Field(
@@ -151,7 +162,7 @@ class TestSection(_Section):
     )
 
 
-class UnsupervisedRecording(_Section):
+class UnsupervisedRecording(Section):
     """What is stored in results.nc beyond the summaries."""
 
     test_counts: bool = Field(
@@ -160,7 +171,7 @@ class UnsupervisedRecording(_Section):
     traces: TraceSection | None = Field(None, description="membrane traces (opt-in)")
 
 
-class UnsupervisedProtocol(_Section):
+class UnsupervisedProtocol(Section):
     """An unsupervised WTA-STDP experiment: train, assign labels, test."""
 
     kind: Literal["unsupervised"] = Field(
@@ -178,3 +189,4 @@ class UnsupervisedProtocol(_Section):
     device: DeviceSection = Field(default_factory=DeviceSection)
     seed: int = Field(0, description="seed of initial weights, delays and input noise")
     output: OutputSection = Field(default_factory=OutputSection)
+    sweep: dict[str, list] | None = sweep_field()

@@ -1,4 +1,5 @@
-"""Variables of an unsupervised run's results.nc, declared once, and their assembly."""
+"""Variables the unsupervised engine records in results.nc, declared once, and their assembly;
+the model files declare the final-state variables (weights, adaptive thresholds)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
-from brainsnn.experiment import basic_provenance
-from brainsnn.results import (
+from brainsnn.core.experiment import Experiment
+from brainsnn.core.provenance import basic_provenance
+from brainsnn.core.results import (
     TRACE_VARIABLES,
     VariableSpec,
     make_dataset,
@@ -18,15 +20,10 @@ from brainsnn.results import (
 
 if TYPE_CHECKING:
     from brainsnn.unsupervised.data import PreparedImages
-    from brainsnn.unsupervised.experiment import UnsupervisedProgress
     from brainsnn.unsupervised.layout import UnsupervisedLayout
-    from brainsnn.unsupervised.protocol import UnsupervisedProtocol
+    from brainsnn.unsupervised.progress import UnsupervisedProgress
 
 UNSUPERVISED_VARIABLES: dict[str, VariableSpec] = {
-    "weights": VariableSpec(("output_neuron", "input"), "1", "final input weights"),
-    "adaptive_threshold": VariableSpec(
-        ("output_neuron",), "mV", "adaptive threshold theta at the end of training"
-    ),
     "assignment": VariableSpec(
         ("output_neuron",), "1", "class assigned to each neuron on training data (-1: silent)"
     ),
@@ -41,6 +38,13 @@ UNSUPERVISED_VARIABLES: dict[str, VariableSpec] = {
         ("repeat", "test_sample"), "1", "predicted class (-1: no output spike) in each test pass"
     ),
     "test_accuracy": VariableSpec(("repeat",), "1", "test accuracy of each test pass"),
+    "validation_label": VariableSpec(
+        ("validation_sample",), "1", "class index of each validation sample (k-fold runs)"
+    ),
+    "validation_prediction": VariableSpec(
+        ("validation_sample",), "1", "predicted class of each validation sample (-1: no spike)"
+    ),
+    "validation_accuracy": VariableSpec((), "1", "accuracy on the held-out fold (k-fold runs)"),
     "test_counts": VariableSpec(
         ("repeat", "test_sample", "output_neuron"),
         "spikes",
@@ -62,22 +66,23 @@ UNSUPERVISED_VARIABLES: dict[str, VariableSpec] = {
 
 
 def collect_unsupervised_results(
-    protocol: UnsupervisedProtocol,
+    experiment: Experiment,
     layout: UnsupervisedLayout,
     data: PreparedImages,
     progress: UnsupervisedProgress,
     device: str,
     wall: float,
 ) -> xr.Dataset:
-    """Assemble results.nc from the final state and the assignment and test records."""
+    """Assemble results.nc from the final state (the model files' records) and the assignment
+    and test records."""
+    protocol, models = experiment.protocol, experiment.resolved
     records, state = progress.records, progress.state
     repeats = protocol.test.repeats
     values: dict[str, np.ndarray] = {
         key: np.array(series) for key, series in progress.history.items()
     }
-    values["weights"] = state["feedforward.w"].reshape(layout.n_outputs, layout.n_inputs)
-    if "outputs.theta" in state:  # an adaptive threshold (volt)
-        values["adaptive_threshold"] = state["outputs.theta"] * 1e3
+    sizes = {"output_neuron": layout.n_outputs, "input": layout.n_inputs}
+    values.update(models.record_values(lambda role, name: state.get(f"{role}.{name}"), sizes))
     values["assignment"] = records["assignment"]
     values["class_response"] = records["class_response"]
     values["class_label"] = data.classes
@@ -89,6 +94,12 @@ def collect_unsupervised_results(
     values["test_retries"] = np.stack([records[f"{key}/retries"] for key in tests])
     if protocol.recording.test_counts:
         values["test_counts"] = np.stack([records[f"{key}/counts"] for key in tests])
+    if data.validation is not None:
+        values["validation_label"] = data.validation.labels
+        values["validation_prediction"] = records["validate/prediction"]
+        values["validation_accuracy"] = np.mean(
+            records["validate/prediction"] == data.validation.labels
+        )
     values.update(trace_values(records))
     accuracy = values["test_accuracy"]
     speeds = progress.history["train_samples_per_second"]
@@ -111,5 +122,5 @@ def collect_unsupervised_results(
         "rest_steps": layout.rest_steps,
         "models": ", ".join(protocol.network.models),
     }
-    dataset = make_dataset(values, attrs, UNSUPERVISED_VARIABLES)
+    dataset = make_dataset(values, attrs, {**UNSUPERVISED_VARIABLES, **models.records()})
     return with_trace_coordinates(dataset, records)

@@ -1,4 +1,8 @@
-"""Every recorded variable, declared once with dims, units and a description; dataset writing."""
+"""Declarations of recorded variables (dims, units, description) and results.nc writing.
+
+Each kind declares its catalog once (``brainsnn.<kind>.results``); model files add the state
+variables they record (``records:``). :func:`make_dataset` refuses an undeclared variable.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from brainsnn.errors import BrainsnnError
+from brainsnn.core.errors import BrainsnnError
 
 
 @dataclass(frozen=True)
@@ -20,55 +24,6 @@ class VariableSpec:
     dims: tuple[str, ...]
     units: str
     long_name: str
-
-
-VARIABLES: dict[str, VariableSpec] = {
-    "train_accuracy": VariableSpec(
-        ("epoch",), "1", "training accuracy (decisions with training thresholds, during learning)"
-    ),
-    "validation_accuracy": VariableSpec(("epoch",), "1", "validation accuracy (test mode)"),
-    "test_accuracy": VariableSpec(("epoch",), "1", "test accuracy (test mode)"),
-    "epoch_wall_time": VariableSpec(
-        ("epoch",), "s", "wall time of the epoch (train, validation and test passes)"
-    ),
-    "train_samples_per_second": VariableSpec(
-        ("epoch",), "1/s", "training samples simulated per second of wall time"
-    ),
-    "a_plus": VariableSpec(("epoch",), "1", "LTP rate used during the epoch"),
-    "a_minus": VariableSpec(("epoch",), "1", "LTD rate used during the epoch"),
-    "thr_lr": VariableSpec(("epoch",), "1", "CR-2 threshold learning rate used during the epoch"),
-    "test_prediction": VariableSpec(
-        ("test_sample",), "1", "predicted class of each test sample (final model)"
-    ),
-    "test_label": VariableSpec(("test_sample",), "1", "true class of each test sample"),
-    "test_first_spike_time": VariableSpec(
-        ("test_sample", "output_neuron"),
-        "T",
-        "first-spike time of each output neuron, in units of the sample duration T (1 = silent)",
-    ),
-    "test_potential": VariableSpec(
-        ("test_sample", "output_neuron"),
-        "1",
-        "membrane potential at the first spike (final value if silent), weight units",
-    ),
-    "weights": VariableSpec(("output_neuron", "input"), "1", "final synaptic weights"),
-    "test_threshold": VariableSpec(("output_neuron",), "1", "threshold used for test decisions"),
-    "training_threshold": VariableSpec(
-        ("output_neuron",), "1", "adaptive training threshold (CR-2) at the end of training"
-    ),
-    "neuron_class": VariableSpec(("output_neuron",), "1", "class group of each output neuron"),
-    "train_wins": VariableSpec(
-        ("epoch", "output_neuron"),
-        "samples",
-        "training samples each output neuron decided (global first-spike winner) in the epoch",
-    ),
-    "epoch_training_threshold": VariableSpec(
-        ("epoch", "output_neuron"), "1", "adaptive training threshold (CR-1, CR-2) after each epoch"
-    ),
-    "neuron_nontarget": VariableSpec(
-        ("output_neuron",), "1", "1 if the neuron is labelled non-target (NCG 'L')"
-    ),
-}
 
 
 #: Opt-in membrane traces (both engines); units are set from the record ("mV" or "1").
@@ -83,7 +38,6 @@ TRACE_VARIABLES: dict[str, VariableSpec] = {
         ("trace_time",), "1", "test sample presented at each trace time point"
     ),
 }
-VARIABLES.update(TRACE_VARIABLES)
 
 
 def trace_values(records: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -113,15 +67,15 @@ def with_trace_coordinates(dataset: xr.Dataset, records: dict[str, np.ndarray]) 
 def make_dataset(
     values: dict[str, np.ndarray],
     attrs: dict[str, object],
-    catalog: dict[str, VariableSpec] | None = None,
+    catalog: dict[str, VariableSpec],
 ) -> xr.Dataset:
     """Dataset of the given variables, each with its declared dims, units and long_name.
 
-    ``catalog`` holds the declarations (default: the readout's ``VARIABLES``).
+    ``catalog`` holds the declarations: the kind's catalog and its model files' records.
     """
     data_vars = {}
     for name, value in values.items():
-        spec = (catalog or VARIABLES).get(name)
+        spec = catalog.get(name)
         if spec is None:
             raise BrainsnnError(f"internal error: result variable '{name}' is not declared")
         data_vars[name] = xr.Variable(

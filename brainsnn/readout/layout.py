@@ -11,6 +11,11 @@ import numpy as np
 #: Steps after the input window, one per stage, in schedule order (see models/README.md).
 STAGE_OFFSETS = {"compete": 0, "report": 1, "regulate": 1, "error": 2, "learn": 3, "normalise": 4}
 RECORD_OFFSET = 2  # per-sample records are taken at the end of the 'error' step
+#: The populations and projections the readout engine builds, and the stages it schedules.
+READOUT_ROLES = ("inputs", "outputs", "layer", "feedforward", "lateral", "report_link")
+READOUT_STAGES = ("sample_start", *STAGE_OFFSETS)
+#: Variables the engine reads from the model files' equations, by role.
+READOUT_REQUIRED_VARIABLES = {"outputs": ("v", "tspike"), "layer": ("prediction",)}
 
 
 @dataclass(frozen=True)

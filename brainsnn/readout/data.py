@@ -1,4 +1,4 @@
-"""Turn a protocol's data section into encoded train / validation / test splits on the time grid."""
+"""The readout kind's data: a data section as encoded train / validation / test splits."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
+from brainsnn.core.errors import ConfigError, DataError
+from brainsnn.core.splits import kfold_split, stratified_split, stratified_subset
 from brainsnn.data import (
     load_digits_dataset,
     load_idx_dataset,
@@ -15,8 +16,7 @@ from brainsnn.data import (
     read_spiking_dataset,
     ttfs_encode,
 )
-from brainsnn.errors import ConfigError, DataError
-from brainsnn.protocol import DataSection, Protocol
+from brainsnn.readout.protocol import DataSection, Protocol
 
 IMAGE_MAX = {"digits": 16, "idx": 255}
 #: Input steps per sample for continuous (feature-file) times when the protocol does not say.
@@ -50,28 +50,11 @@ class PreparedData:
         return self.train.input_steps.shape[1]
 
 
-def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, ...]:
-    """(kept, held-out) sorted indices; ``fraction`` of the samples held out, per class."""
-    splitter = StratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
-    try:
-        keep, held = next(splitter.split(np.zeros(len(labels)), labels))
-    except ValueError as exc:  # e.g. fewer held-out samples than classes
-        raise DataError(f"cannot split {len(labels)} samples (stratified): {exc}") from None
-    return np.sort(keep), np.sort(held)
-
-
 def _validation_split(labels: np.ndarray, data: DataSection) -> tuple[np.ndarray, ...]:
     """(train, validation) indices: fold ``data.fold`` of a K-fold split, else a shuffle split."""
     if data.folds is None and data.fold is None:
         return stratified_split(labels, data.validation_fraction, data.split_seed)
-    if data.folds is None or data.fold is None or data.fold >= data.folds:
-        raise ConfigError("data.folds (K) and data.fold (0 to K-1) must be given together")
-    splitter = StratifiedKFold(n_splits=data.folds, shuffle=False)
-    try:
-        folds = list(splitter.split(np.zeros(len(labels)), labels))
-    except ValueError as exc:
-        raise ConfigError(f"data.folds={data.folds}: {exc}") from None
-    return folds[data.fold]
+    return kfold_split(labels, data.folds, data.fold)
 
 
 def _load_times(protocol: Protocol) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
@@ -103,14 +86,6 @@ def _load_times(protocol: Protocol) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     except DataError as exc:
         raise DataError(f"{exc}; {data.hint}" if data.hint else str(exc)) from None
     return train_t, train_y, test_t, test_y, DEFAULT_FEATURE_STEPS
-
-
-def stratified_subset(labels: np.ndarray, size: int | None, seed: int) -> np.ndarray:
-    """Sorted indices of a stratified subset of ``size`` samples (None: every sample)."""
-    if size is None or size >= len(labels):
-        return np.arange(len(labels))
-    chosen, _ = stratified_split(labels, 1 - size / len(labels), seed)
-    return chosen
 
 
 def _subset(

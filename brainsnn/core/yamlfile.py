@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from brainsnn.errors import ConfigError
+from brainsnn.core.errors import ConfigError
 
 KeyPath = tuple[str | int, ...]
 
@@ -36,6 +36,11 @@ def read_yaml(path: str | Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read as a UTF-8 text (YAML) file: {exc}") from None
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: str | Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
+    """Parse YAML text read from ``path`` into a mapping and the line of each key path."""
     try:
         data = yaml.safe_load(text)
         node = yaml.compose(text)

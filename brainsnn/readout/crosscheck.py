@@ -1,4 +1,4 @@
-"""Run the NumPy oracle (:mod:`brainsnn.reference`) on a protocol's data, seed and parameters.
+"""Run the NumPy oracle (:mod:`brainsnn.readout.reference`) on an experiment's data and seed.
 
 Used by the tests and benchmarks to compare the compiled network with an independent reference:
 same split, same initial weights (same seed), same parameters, same dropout masks. The rule and
@@ -11,11 +11,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from brainsnn import reference
-from brainsnn.datasets import PreparedData, Split
-from brainsnn.protocol import Protocol, load_models, resolve_parameters
-from brainsnn.reference import initial_weights
-from brainsnn.training import epoch_sample_masks
+from brainsnn.core.experiment import Experiment
+from brainsnn.readout import reference
+from brainsnn.readout.data import PreparedData, Split
+from brainsnn.readout.training import epoch_sample_masks
+from brainsnn.readout.weights import initial_weights
 
 RULES = {"rules/rstdp": "rstdp", "rules/s4nn": "s4nn", "rules/time_ranges": "sstdp"}
 OPTIONAL = ("thr_lr", "thr_anneal", "anti_a_plus", "anti_a_minus", "adaptive_lr", "lr", "p_drop",
@@ -27,9 +27,9 @@ def split_times(split: Split, time_steps: int) -> np.ndarray:
     return np.where(split.input_steps >= time_steps, 1.0, split.input_steps / time_steps)
 
 
-def oracle_params(protocol: Protocol, n_classes: int) -> reference.ReadoutParams:
+def oracle_params(protocol: Experiment, n_classes: int) -> reference.ReadoutParams:
     """The oracle's parameters for a protocol: rule, regulation and values from its models."""
-    p = resolve_parameters(protocol, load_models(protocol))
+    p = protocol.resolved.parameters
     models = protocol.network.models
     rule = next((RULES[name] for name in models if name in RULES), "s2stdp")
     optional = {name: p[name] for name in OPTIONAL if name in p}
@@ -48,7 +48,7 @@ def oracle_params(protocol: Protocol, n_classes: int) -> reference.ReadoutParams
 
 
 def oracle_setup(
-    protocol: Protocol, data: PreparedData
+    protocol: Experiment, data: PreparedData
 ) -> tuple[reference.ReadoutParams, np.ndarray, np.ndarray]:
     """Oracle parameters, initial weights (N, D) and row sums, drawn as the engine draws them."""
     params = oracle_params(protocol, data.n_classes)
@@ -61,7 +61,7 @@ def oracle_setup(
 
 
 def dropout_masks(
-    protocol: Protocol, params: reference.ReadoutParams, chunk_size: int
+    protocol: Experiment, params: reference.ReadoutParams, chunk_size: int
 ) -> Callable[[int, int], np.ndarray] | None:
     """The engine's dropout masks, epoch by epoch, for the oracle (None without dropout)."""
     if params.p_drop <= 0:
@@ -76,7 +76,7 @@ def dropout_masks(
 
 
 def oracle_training(
-    protocol: Protocol, data: PreparedData, epochs: int | None = None, chunk_size: int = 0
+    protocol: Experiment, data: PreparedData, epochs: int | None = None, chunk_size: int = 0
 ) -> reference.TrainingRecord:
     """Train the oracle exactly as the protocol trains brainsnn (same early-stopping rule).
 

@@ -7,17 +7,19 @@ its synaptic pathways run on the synapses. Nothing runs in Python while a chunk 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import brian2 as b2
 import numpy as np
 
-from brainsnn.engine.layout import RECORD_OFFSET, STAGE_OFFSETS, ReadoutLayout
+from brainsnn.core.modellib import STAGES, ComposedGroup, check_roles
+from brainsnn.engine.groups import (
+    link_layer_variables,
+    parameter_equations,
+    set_chunk_start_values,
+)
 from brainsnn.engine.traces import TRACE_EQUATIONS, trace_condition, trace_monitor
-from brainsnn.errors import ConfigError
-from brainsnn.modellib import STAGES, ComposedGroup, check_roles
-from brainsnn.units import base_unit
+from brainsnn.readout.layout import READOUT_ROLES, READOUT_STAGES, RECORD_OFFSET, ReadoutLayout
 
 # The engines' TimedArrays hold one row per sample window (steps x dt), read at whole windows;
 # Brian2 warns when that window is not an exact float multiple of dt, which does not apply here.
@@ -39,15 +41,12 @@ record_outputs : 1 (shared)
 """
 LAYER_EQUATIONS = "label : integer\n"
 LOAD_LABEL = "label = int(floor(sample_labels(sample_index * sample_window) + 0.5))"
-LINKED = re.compile(r"^\s*(layer_(\w+))\s*:.*\(linked\)", re.MULTILINE)
 #: Scheduling order inside the 'start' slot: detect events, then run layer code, then neuron code.
 ORDER = {"detect": 0, "layer": 1, "inputs": 2, "outputs": 2}
 #: Recorded per-sample variables: (group, variable); 'winner' where the decision model has one.
 LAYER_RECORDS = ("prediction", "label")
 OPTIONAL_LAYER_RECORDS = ("winner",)
 OUTPUT_RECORDS = ("tspike", "v")
-READOUT_ROLES = ("inputs", "outputs", "layer", "feedforward", "lateral", "report_link")
-READOUT_STAGES = ("sample_start", *STAGE_OFFSETS)
 
 
 @dataclass
@@ -65,13 +64,6 @@ class ReadoutNetwork:
     parameter_owner: dict[str, str] = field(default_factory=dict)  # parameter -> role
     persistent_owner: dict[str, str] = field(default_factory=dict)  # state variable -> role
     seed_variable: tuple[b2.Group, str] | None = None  # deterministic: no random numbers
-
-
-def parameter_equations(group: ComposedGroup) -> str:
-    """Declarations of a group's model parameters as shared variables (base units)."""
-    return "".join(
-        f"{name} : {base_unit(spec.unit)} (shared)\n" for name, spec in group.parameters.items()
-    )
 
 
 def _equations(role: str, group: ComposedGroup, traced: bool) -> str:
@@ -176,32 +168,6 @@ def _connect(layout: ReadoutLayout, groups: dict[str, b2.Group]) -> None:
     distinct = pre != post
     groups["lateral"].connect(i=pre[distinct], j=post[distinct])
     groups["report_link"].connect(i=np.arange(n_out), j=np.zeros(n_out, dtype=int))
-
-
-def set_chunk_start_values(groups: dict[str, b2.Group], composed: dict[str, ComposedGroup]) -> None:
-    """Give non-persistent variables their ``chunk_start`` value (compiled into the build)."""
-    for role, group in composed.items():
-        for name, expression in group.chunk_start.items():
-            if name in group.persistent:
-                raise ConfigError(f"{role}: '{name}' is persistent; give its start in 'initial'")
-            if role not in groups:
-                raise ConfigError(f"{role}: chunk_start for a population this network lacks")
-            setattr(groups[role], name, expression)
-
-
-def link_layer_variables(target: b2.NeuronGroup, layer: b2.NeuronGroup, text: str) -> None:
-    """Link every ``layer_X : ... (linked)`` variable declared in ``text`` to the layer's X."""
-    for linked_name, layer_name in LINKED.findall(text):
-        if layer_name not in layer.variables:
-            raise ConfigError(
-                f"{target.name} variable '{linked_name}' links to layer variable "
-                f"'{layer_name}', which no model defines"
-            )
-        setattr(
-            target,
-            linked_name,
-            b2.linked_var(layer, layer_name, index=np.zeros(len(target), dtype=np.int64)),
-        )
 
 
 def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> ReadoutNetwork:

@@ -18,8 +18,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from brainsnn.errors import ConfigError
-from brainsnn.yamlfile import load_model
+from brainsnn.core.errors import ConfigError
+from brainsnn.core.results import VariableSpec
+from brainsnn.core.yamlfile import load_model
 
 #: Per-sample stages, in the order they happen after the sample's input window; the readout
 #: engine uses the first seven, the unsupervised engine sample_start, the per-step stages
@@ -42,7 +43,7 @@ STAGES: tuple[str, ...] = Stage.__args__
 NEURON_ROLES = ("inputs", "outputs", "layer", "inhibitory")
 SYNAPSE_ROLES = ("feedforward", "lateral", "report_link", "to_inhibitory", "from_inhibitory")
 ROLES = NEURON_ROLES + SYNAPSE_ROLES
-MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
+MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 class _Strict(BaseModel):
@@ -55,6 +56,21 @@ class ParameterSpec(_Strict):
     value: float | str = Field(description="default value; a string may carry a Brian2 unit")
     unit: str = Field("1", description="Brian2 unit the value must have ('1' = dimensionless)")
     description: str
+
+
+class RecordSpec(_Strict):
+    """A results.nc variable the model file produces: one of its role's persistent state
+    variables (or a parameter, broadcast) at the end of the run."""
+
+    variable: str = Field(description="persistent state variable of the role, or a parameter")
+    dims: tuple[str, ...] = Field(description="dimensions, e.g. [output_neuron, input]")
+    units: str = Field(description="units of the stored values (after scale)")
+    long_name: str = Field(description="what the variable is, one line")
+    scale: float = Field(1.0, description="factor from Brian2 base units to units (volt→mV: 1000)")
+
+    def spec(self) -> VariableSpec:
+        """The declaration of the results variable."""
+        return VariableSpec(tuple(self.dims), self.units, self.long_name)
 
 
 class StageEvent(_Strict):
@@ -114,6 +130,11 @@ class GroupFragment(_Strict):
     )
     epoch_end: dict[str, str] = Field(
         default_factory=dict, description="parameter updates after each epoch (expressions)"
+    )
+    records: dict[str, RecordSpec] = Field(
+        default_factory=dict,
+        description="results.nc variables produced from this role's state (name -> declaration); "
+        "a later model's record of the same name replaces an earlier one's",
     )
 
 
@@ -204,6 +225,7 @@ class ComposedGroup:
     chunk_start: dict[str, str] = field(default_factory=dict)
     epoch_start: dict[str, str] = field(default_factory=dict)
     epoch_end: dict[str, str] = field(default_factory=dict)
+    records: dict[str, RecordSpec] = field(default_factory=dict)
 
     def stage_condition(self, stage: str) -> str | None:
         """The AND of all fragments' conditions for a stage (None if no fragment sets one)."""
@@ -278,6 +300,7 @@ def _merge(
     target.chunk_start.update(fragment.chunk_start)
     target.epoch_start.update(fragment.epoch_start)
     target.epoch_end.update(fragment.epoch_end)
+    target.records.update(fragment.records)
 
 
 def compose(models: list[ModelFile]) -> dict[str, ComposedGroup]:

@@ -7,23 +7,21 @@ it hands chunks of samples and state to the backend, applies the model files' ``
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from brainsnn.datasets import PreparedData, Split
-from brainsnn.engine.backends import Backend, ChunkInput, ChunkResult
-from brainsnn.errors import BrainsnnError
-from brainsnn.modellib import ComposedGroup
-from brainsnn.reference import initial_weights
+from brainsnn.core.checkpoint import load_checkpoint, save_checkpoint
+from brainsnn.core.expressions import evaluate_expression
+from brainsnn.core.modellib import ComposedGroup
+from brainsnn.core.progress import progress_bar
+from brainsnn.readout.backend import Backend, ChunkInput, ChunkResult
+from brainsnn.readout.data import PreparedData, Split
+from brainsnn.readout.weights import initial_weights
 
 __all__ = [
     "Progress",
@@ -74,34 +72,8 @@ class Progress:
     @classmethod
     def load(cls, path: Path) -> Progress:
         """Read a checkpoint written by :meth:`save`."""
-        with np.load(path) as archive:
-            meta = json.loads(str(archive["meta"]))
-            state = {name: archive[name] for name in archive.files if name != "meta"}
+        meta, state = load_checkpoint(path)
         return cls(state=state, **meta)
-
-
-def save_checkpoint(path: Path, meta: dict, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` and ``meta`` (as JSON under the key 'meta') to an .npz atomically.
-
-    A temporary file is renamed over ``path``, so a crash or a full disk never leaves half a
-    checkpoint.
-    """
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(handle)
-    try:
-        np.savez(temporary, meta=json.dumps(meta), **arrays)
-        os.replace(temporary, path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise BrainsnnError(f"could not write checkpoint {path}: {exc.strerror or exc}") from None
-
-
-def evaluate_expression(expression: str, names: dict[str, object]) -> object:
-    """Evaluate a model file's epoch-level expression over parameters and state (NumPy)."""
-    try:
-        return eval(expression, {"__builtins__": {}, "np": np}, names)
-    except Exception as exc:
-        raise BrainsnnError(f"cannot evaluate model expression '{expression}': {exc}") from None
 
 
 def initial_state(
@@ -218,15 +190,7 @@ class Trainer:
         results = []
         parts = chunks(split, self.chunk_size, self.data.time_steps)
         done = min(first_chunk * self.chunk_size, len(split))
-        with tqdm(
-            total=len(split),
-            initial=done,
-            desc=label,
-            unit="sample",
-            leave=False,
-            disable=not self.show_progress,
-            dynamic_ncols=True,
-        ) as bar:
+        with progress_bar(len(split), label, self.show_progress, done) as bar:
             for number, chunk in enumerate(parts[first_chunk:], start=first_chunk):
                 if learning and self.mask_parameter:
                     probability = progress.parameters[self.mask_parameter]

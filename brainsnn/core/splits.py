@@ -1,0 +1,38 @@
+"""Stratified splits and subsets shared by every kind that reads labelled samples."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
+
+from brainsnn.core.errors import ConfigError, DataError
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, ...]:
+    """(kept, held-out) sorted indices; ``fraction`` of the samples held out, per class."""
+    splitter = StratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+    try:
+        keep, held = next(splitter.split(np.zeros(len(labels)), labels))
+    except ValueError as exc:  # e.g. fewer held-out samples than classes
+        raise DataError(f"cannot split {len(labels)} samples (stratified): {exc}") from None
+    return np.sort(keep), np.sort(held)
+
+
+def stratified_subset(labels: np.ndarray, size: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of a stratified subset of ``size`` samples (None: every sample)."""
+    if size is None or size >= len(labels):
+        return np.arange(len(labels))
+    chosen, _ = stratified_split(labels, 1 - size / len(labels), seed)
+    return chosen
+
+
+def kfold_split(labels: np.ndarray, folds: int | None, fold: int | None) -> tuple[np.ndarray, ...]:
+    """(train, validation) indices: fold ``fold`` of StratifiedKFold(``folds``, no shuffling)."""
+    if folds is None or fold is None or fold >= folds:
+        raise ConfigError("data.folds (K) and data.fold (0 to K-1) must be given together")
+    splitter = StratifiedKFold(n_splits=folds, shuffle=False)
+    try:
+        parts = list(splitter.split(np.zeros(len(labels)), labels))
+    except ValueError as exc:
+        raise ConfigError(f"data.folds={folds}: {exc}") from None
+    return parts[fold]

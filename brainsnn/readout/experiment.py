@@ -1,0 +1,227 @@
+"""Run a readout experiment end to end: build, epoch loop, results.nc with provenance."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from brainsnn.core.builds import build_root
+from brainsnn.core.checkpoint import CHECKPOINT
+from brainsnn.core.errors import BrainsnnError
+from brainsnn.core.experiment import Experiment
+from brainsnn.core.modelset import ModelSet
+from brainsnn.core.provenance import basic_provenance
+from brainsnn.core.results import make_dataset, trace_values, with_trace_coordinates, write_atomic
+from brainsnn.core.rundir import RESULTS, check_run_directory, open_run_directory
+from brainsnn.core.units import check_quantity
+from brainsnn.devices.registry import require_device
+from brainsnn.readout.backend import Backend, make_backend
+from brainsnn.readout.data import PreparedData, prepare_data
+from brainsnn.readout.layout import ReadoutLayout
+from brainsnn.readout.protocol import Protocol
+from brainsnn.readout.resolve import as_experiment
+from brainsnn.readout.results import READOUT_VARIABLES
+from brainsnn.readout.training import Progress, Trainer, concatenate_results, initial_state
+from brainsnn.readout.weights import initial_weights
+
+log = logging.getLogger("brainsnn")
+
+
+def build_layout(experiment: Experiment, data: PreparedData) -> ReadoutLayout:
+    """The compiled structure an experiment needs (sizes, schedule, model file texts)."""
+    protocol = experiment.protocol
+    network = protocol.network
+    if network.nontarget_per_class >= network.neurons_per_class:
+        raise BrainsnnError("network.nontarget_per_class must be smaller than neurons_per_class")
+    texts = experiment.resolved.texts
+    duration = resolve_duration(protocol)
+    traces = protocol.recording.traces
+    n_outputs = data.n_classes * network.neurons_per_class
+    return ReadoutLayout(
+        n_inputs=data.n_inputs,
+        n_classes=data.n_classes,
+        neurons_per_class=network.neurons_per_class,
+        n_nontarget=network.nontarget_per_class,
+        n_input_steps=data.time_steps,
+        chunk_size=min(protocol.training.chunk_size, max(len(data.train), len(data.test))),
+        sample_duration_s=duration,
+        model_texts=texts,
+        trace_variables=traces.checked_variables(n_outputs) if traces else (),
+    )
+
+
+def resolve_duration(protocol: Protocol) -> float:
+    """Sample duration T in seconds."""
+    return check_quantity(protocol.encoding.sample_duration, "second")
+
+
+def _image_attrs(protocol: Protocol, n_inputs: int) -> dict[str, int]:
+    """image_height/image_width when the inputs are the pixels of square images (figures)."""
+    side = math.isqrt(n_inputs)
+    if protocol.data.source in ("digits", "idx") and side * side == n_inputs:
+        return {"image_height": side, "image_width": side}
+    return {}
+
+
+def _provenance(
+    protocol: Protocol, device: str, wall: float, progress: Progress, layout: ReadoutLayout
+) -> dict[str, object]:
+    speeds = progress.history["train_samples_per_second"]
+    return {
+        **basic_provenance(protocol.name, device, protocol.seed, wall),
+        "epochs": progress.epoch,
+        "mean_train_samples_per_second": float(np.mean(speeds)) if speeds else 0.0,
+        **_image_attrs(protocol, layout.n_inputs),
+        "time_steps_per_sample": layout.n_input_steps,
+        "dt_in_units_of_T": 1.0 / layout.n_input_steps,
+        "models": ", ".join(protocol.network.models),
+    }
+
+
+def collect_results(
+    trainer: Trainer,
+    progress: Progress,
+    layout: ReadoutLayout,
+    models: ModelSet,
+    attrs: dict[str, object],
+) -> xr.Dataset:
+    """Assemble results.nc from the training history, the model files' records (final state)
+    and the last test pass."""
+    values = {key: np.array(series) for key, series in progress.history.items()}
+    sizes = {"output_neuron": layout.n_outputs, "input": layout.n_inputs}
+    values.update(models.record_values(lambda role, name: progress.state.get(name), sizes))
+    values.update(
+        {
+            "neuron_class": layout.class_of_neuron(),
+            "neuron_nontarget": (layout.position_in_class() < layout.n_nontarget).astype(int),
+            "test_label": trainer.data.test.labels,
+        }
+    )
+    names = {"train_wins": "train_wins", "training_threshold": "epoch_training_threshold"}
+    for key, series in progress.epoch_arrays.items():
+        values[names[key]] = np.array(series)
+    last = trainer.last_test
+    traces: dict[str, np.ndarray] = {}
+    if last is not None:
+        values["test_prediction"] = last.prediction
+        if last.first_spike_time is not None:
+            values["test_first_spike_time"] = last.first_spike_time
+            values["test_potential"] = last.potential
+        if last.trace is not None and len(last.trace.neurons):
+            traces = last.trace.as_records()
+            values.update(trace_values(traces))
+    catalog = {**READOUT_VARIABLES, **models.records()}
+    return with_trace_coordinates(make_dataset(values, attrs, catalog), traces)
+
+
+def run_readout_protocol(
+    experiment: Experiment | Protocol,
+    directory: Path,
+    resume: bool = False,
+    show_progress: bool = True,
+) -> xr.Dataset:
+    """Run a readout experiment in ``directory``; with ``resume``, continue from its checkpoint."""
+    started = time.perf_counter()
+    experiment = as_experiment(experiment)
+    protocol = experiment.protocol
+    directory = Path(directory)
+    checkpoint = directory / CHECKPOINT
+    check_run_directory(directory, resume, protocol.model_dump())
+    models: ModelSet = experiment.resolved
+    data = prepare_data(protocol)  # fails early, before anything is written
+    require_device(protocol.device.name)
+    open_run_directory(directory, protocol)
+    layout = build_layout(experiment, data)
+    log.info(
+        "protocol %s: %d train / %d validation / %d test samples, %d inputs, %d outputs, "
+        "%d steps per sample, device %s",
+        protocol.name,
+        len(data.train),
+        len(data.validation),
+        len(data.test),
+        layout.n_inputs,
+        layout.n_outputs,
+        layout.steps_per_sample,
+        protocol.device.name,
+    )
+    backend = _backend(protocol, layout, models)
+    if resume:
+        progress = Progress.load(checkpoint)
+        log.info("resuming after epoch %d, chunk %d", progress.epoch, progress.chunk)
+    else:
+        progress = fresh_progress(protocol, layout, models)
+    trainer = Trainer(
+        backend,
+        data,
+        layout.chunk_size,
+        protocol.training.max_epochs,
+        protocol.training.patience,
+        show_progress,
+        record_test=protocol.recording.test_outputs,
+        seed=protocol.seed,
+        stop_below=protocol.training.stop_below,
+        trace=_trace_request(protocol),
+    )
+    trainer.train(progress, checkpoint)
+    if trainer.last_test is None:  # resumed a finished run: evaluate the final model once
+        trainer.last_test = _final_test(trainer, progress)
+    attrs = _provenance(protocol, backend.name, time.perf_counter() - started, progress, layout)
+    dataset = collect_results(trainer, progress, layout, models, attrs)
+    write_atomic(dataset, directory / RESULTS)
+    return dataset
+
+
+def _trace_request(protocol: Protocol) -> tuple[list[int], int] | None:
+    traces = protocol.recording.traces
+    return (traces.neurons, traces.samples) if traces else None
+
+
+def _final_test(trainer: Trainer, progress: Progress):
+    return concatenate_results(
+        trainer.present(
+            trainer.data.test, progress, False, trainer.record_test, "test", trace=trainer.trace
+        )
+    )
+
+
+def _backend(protocol: Protocol, layout: ReadoutLayout, models: ModelSet) -> Backend:
+    root = build_root(protocol.device.build_dir)
+    log.info(
+        "building the network for device %s (compiled builds are cached in %s)",
+        protocol.device.name,
+        root,
+    )
+    return make_backend(
+        protocol.device.name, layout, dict(models.composed), root, protocol.device.threads
+    )
+
+
+def fresh_progress(protocol: Protocol, layout: ReadoutLayout, models: ModelSet) -> Progress:
+    """Training state before epoch 1: weights drawn from the protocol's seed, model initials."""
+    rng = np.random.default_rng(protocol.seed)
+    init = protocol.network.weights
+    parameters = dict(models.parameters)
+    weights, row_sums = initial_weights(
+        layout.n_outputs,
+        layout.n_inputs,
+        init.mean,
+        init.std,
+        parameters.get("w_min", 0.0),
+        parameters.get("w_max", 1.0),
+        rng,
+    )
+    sizes = {
+        "inputs": layout.n_inputs,
+        "outputs": layout.n_outputs,
+        "layer": 1,
+        "feedforward": layout.n_inputs * layout.n_outputs,
+    }
+    state = initial_state(
+        dict(models.composed), parameters, weights, row_sums, sizes, layout.constants()
+    )
+    return Progress(state=state, parameters=parameters)

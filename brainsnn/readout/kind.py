@@ -1,0 +1,72 @@
+"""The readout kind (``kind: readout``, the default): the NCG readout and SpikeNN's rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from brainsnn.core.experiment import (
+    Experiment,
+    Kind,
+    fold_and_seed_overrides,
+    model_files_summary,
+    show_with_parameters,
+)
+from brainsnn.readout.protocol import Protocol
+from brainsnn.readout.resolve import resolve_readout
+from brainsnn.readout.results import READOUT_VARIABLES
+
+
+def _prepare(experiment: Experiment) -> Any:
+    from brainsnn.readout.data import prepare_data
+
+    return prepare_data(experiment.protocol)
+
+
+def _run(experiment: Experiment, directory: Path, resume: bool, show_progress: bool) -> xr.Dataset:
+    from brainsnn.readout.experiment import run_readout_protocol
+
+    return run_readout_protocol(experiment, directory, resume, show_progress)
+
+
+def _report(experiment: Experiment, data: xr.Dataset, directory: Path) -> list[str]:
+    return [
+        f"{experiment.name}: {int(data.attrs['epochs'])} epochs on {data.attrs['device']}, "
+        f"{data.attrs['mean_train_samples_per_second']:.0f} training samples/s",
+        f"  train accuracy      {float(data.train_accuracy[-1]):.4f}",
+        f"  validation accuracy {float(data.validation_accuracy[-1]):.4f}",
+        f"  test accuracy       {float(data.test_accuracy[-1]):.4f}",
+    ]
+
+
+def _final_values(data: xr.Dataset) -> dict[str, float]:
+    return {
+        "test_accuracy": float(data.test_accuracy[-1]),
+        "validation_accuracy": float(data.validation_accuracy[-1]),
+        "train_accuracy": float(data.train_accuracy[-1]),
+        "epochs": int(data.sizes["epoch"]),
+        "wall_time": float(data.epoch_wall_time.sum()),
+    }
+
+
+KIND = Kind(
+    name="readout",
+    title="Readout protocols",
+    description="the NCG readout: supervised STDP rules on first-spike inputs",
+    schema=Protocol,
+    resolve=resolve_readout,
+    prepare=_prepare,
+    run=_run,
+    report=_report,
+    summary=model_files_summary,
+    final_values=_final_values,
+    variables=READOUT_VARIABLES,
+    figures=(
+        "learning_curves", "confusion", "raster", "first_spike_times", "thresholds", "wins",
+        "competition", "trace", "weights",
+    ),
+    fold_overrides=fold_and_seed_overrides,
+    show=show_with_parameters,
+)  # fmt: skip

@@ -1,0 +1,79 @@
+"""The unsupervised kind (``kind: unsupervised``): WTA-STDP networks, labels assigned after."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from brainsnn.core.experiment import (
+    Experiment,
+    Kind,
+    fold_and_seed_overrides,
+    model_files_summary,
+    show_with_parameters,
+)
+from brainsnn.unsupervised.protocol import UnsupervisedProtocol
+from brainsnn.unsupervised.resolve import resolve_unsupervised
+from brainsnn.unsupervised.results import UNSUPERVISED_VARIABLES
+
+
+def _prepare(experiment: Experiment) -> Any:
+    from brainsnn.unsupervised.data import prepare_unsupervised_data
+
+    return prepare_unsupervised_data(experiment.protocol)
+
+
+def _run(experiment: Experiment, directory: Path, resume: bool, show_progress: bool) -> xr.Dataset:
+    from brainsnn.unsupervised.experiment import run_unsupervised_protocol
+
+    return run_unsupervised_protocol(experiment, directory, resume, show_progress)
+
+
+def _report(experiment: Experiment, data: xr.Dataset, directory: Path) -> list[str]:
+    assigned = int((data.assignment >= 0).sum())
+    repeats = data.sizes["repeat"]
+    spread = (
+        f" +- {data.attrs['test_accuracy_std']:.4f} over {repeats} passes" if repeats > 1 else ""
+    )
+    lines = [
+        f"{experiment.name}: {experiment.training.epochs} training epochs on "
+        f"{data.attrs['device']}, {data.attrs['mean_train_samples_per_second']:.1f} "
+        "training samples/s",
+        f"  neurons assigned    {assigned} of {data.sizes['output_neuron']}",
+    ]
+    if "validation_accuracy" in data:
+        lines.append(f"  validation accuracy {float(data.validation_accuracy):.4f}")
+    lines.append(f"  test accuracy       {data.attrs['test_accuracy_mean']:.4f}{spread}")
+    return lines
+
+
+def _final_values(data: xr.Dataset) -> dict[str, float]:
+    validation = float(data.validation_accuracy) if "validation_accuracy" in data else math.nan
+    return {
+        "test_accuracy": float(data.attrs["test_accuracy_mean"]),
+        "validation_accuracy": validation,
+        "train_accuracy": math.nan,  # labels are assigned after training: no training accuracy
+        "epochs": int(data.sizes.get("epoch", 0)),
+        "wall_time": float(data.epoch_wall_time.sum()) if "epoch_wall_time" in data else 0.0,
+    }
+
+
+KIND = Kind(
+    name="unsupervised",
+    title="Unsupervised WTA-STDP protocols",
+    description="WTA-STDP networks trained without labels, labels assigned afterwards",
+    schema=UnsupervisedProtocol,
+    resolve=resolve_unsupervised,
+    prepare=_prepare,
+    run=_run,
+    report=_report,
+    summary=model_files_summary,
+    final_values=_final_values,
+    variables=UNSUPERVISED_VARIABLES,
+    figures=("weights", "trace", "class_response", "assignment", "confusion"),
+    fold_overrides=fold_and_seed_overrides,
+    show=show_with_parameters,
+)
