@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from brainsnn.readout import backend as backends
 from brainsnn.protocol import load_protocol
+from brainsnn.readout import backend as backends
 from brainsnn.readout.crosscheck import oracle_training
 from brainsnn.readout.data import prepare_data
 from brainsnn.readout.results import READOUT_VARIABLES as VARIABLES
