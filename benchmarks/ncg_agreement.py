@@ -20,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from brainsnn.core.builds import default_build_root
+from brainsnn.engine.state import state_key
 from brainsnn.protocol import load_protocol
 from brainsnn.readout import reference
 from brainsnn.readout.backend import make_backend
@@ -28,6 +29,8 @@ from brainsnn.readout.data import prepare_data
 from brainsnn.readout.experiment import build_layout, fresh_progress
 from brainsnn.readout.training import Trainer
 from brainsnn.run import run_protocol
+
+WEIGHTS = state_key("feedforward", "w")
 
 
 def forward(args: argparse.Namespace) -> None:
@@ -38,12 +41,12 @@ def forward(args: argparse.Namespace) -> None:
     progress = fresh_progress(protocol, layout, models)
     if args.weights:
         with xr.open_dataset(args.weights) as results:
-            progress.state["w"] = results.weights.values.reshape(-1)
+            progress.state[WEIGHTS] = results.weights.values.reshape(-1)
         source = f"trained weights from {args.weights}"
     else:
         rng = np.random.default_rng(protocol.seed)
         weights = np.clip(rng.normal(0.3, args.std, (layout.n_outputs, layout.n_inputs)), 0, 1)
-        progress.state["w"] = weights.reshape(-1)
+        progress.state[WEIGHTS] = weights.reshape(-1)
         source = f"random weights N(0.3, {args.std}) clipped to [0, 1]"
     backend = make_backend(
         protocol.device.name, layout, dict(models.composed), default_build_root()
@@ -54,7 +57,7 @@ def forward(args: argparse.Namespace) -> None:
     ours_seconds = time.perf_counter() - start
     prediction = np.concatenate([r.prediction for r in ours])
     spike_times = np.concatenate([r.first_spike_time for r in ours])
-    weights = progress.state["w"].reshape(layout.n_outputs, layout.n_inputs)
+    weights = progress.state[WEIGHTS].reshape(layout.n_outputs, layout.n_inputs)
     start = time.perf_counter()
     oracle_pred, oracle_times, _ = reference.predict(
         split_times(data.test, data.time_steps), weights, models.parameters["theta0"],

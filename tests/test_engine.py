@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from brainsnn.engine.state import state_key
 from brainsnn.readout import reference
 from brainsnn.readout.backend import ChunkInput
 from brainsnn.readout.reference import initial_weights
 
 pytestmark = pytest.mark.standalone
 THETA0 = 1.5
+W, ROW_TARGET = state_key("feedforward", "w"), state_key("outputs", "row_target")
+THETA_TRAIN = state_key("outputs", "theta_train")
 PARAMS = {
     "theta0": THETA0,
     "gap": 0.1,
@@ -44,9 +47,9 @@ def as_times(steps, layout):
 def fresh_state(layout, rng):
     weights, sums = initial_weights(layout.n_outputs, layout.n_inputs, 0.3, 0.1, 0.0, 1.0, rng)
     state = {
-        "w": weights.reshape(-1),
-        "row_target": sums,
-        "theta_train": np.full(layout.n_outputs, THETA0),
+        W: weights.reshape(-1),
+        ROW_TARGET: sums,
+        THETA_TRAIN: np.full(layout.n_outputs, THETA0),
     }
     return weights, sums, state
 
@@ -75,7 +78,7 @@ def test_forward_pass_matches_oracle(device, tiny_backends, tiny_layout, rng):
     np.testing.assert_array_equal(result.first_spike_time, t_out)
     np.testing.assert_allclose(result.potential, v_out, atol=1e-12)
     np.testing.assert_array_equal(result.prediction, pred)
-    np.testing.assert_array_equal(result.state["w"], state["w"])  # no learning in test mode
+    np.testing.assert_array_equal(result.state[W], state[W])  # no learning in test mode
 
 
 def test_input_spike_reaches_output_in_the_same_step(tiny_backends, tiny_layout):
@@ -85,9 +88,9 @@ def test_input_spike_reaches_output_in_the_same_step(tiny_backends, tiny_layout)
     weights = np.zeros((tiny_layout.n_outputs, tiny_layout.n_inputs))
     weights[:, 0] = 2.0
     state = {
-        "w": weights.reshape(-1),
-        "row_target": np.ones(tiny_layout.n_outputs),
-        "theta_train": np.full(tiny_layout.n_outputs, THETA0),
+        W: weights.reshape(-1),
+        ROW_TARGET: np.ones(tiny_layout.n_outputs),
+        THETA_TRAIN: np.full(tiny_layout.n_outputs, THETA0),
     }
     chunk = ChunkInput(steps, np.full(tiny_layout.chunk_size, -1), tiny_layout.chunk_size)
     result = tiny_backends["runtime"].run_chunk(chunk, state, PARAMS, False, True)
@@ -105,17 +108,17 @@ def test_training_chunk_matches_oracle(device, tiny_backends, tiny_layout, rng):
     times = as_times(chunk.input_steps, tiny_layout)
     correct = [oracle.train_sample(times[k], chunk.labels[k]) for k in range(len(times))]
     np.testing.assert_array_equal(result.prediction == chunk.labels, correct)
-    np.testing.assert_allclose(result.state["w"].reshape(weights.shape), oracle.weights, atol=1e-12)
-    np.testing.assert_allclose(result.state["theta_train"], oracle.theta_train, atol=1e-12)
-    assert not np.allclose(result.state["w"], weights.reshape(-1))  # something was learned
+    np.testing.assert_allclose(result.state[W].reshape(weights.shape), oracle.weights, atol=1e-12)
+    np.testing.assert_allclose(result.state[THETA_TRAIN], oracle.theta_train, atol=1e-12)
+    assert not np.allclose(result.state[W], weights.reshape(-1))  # something was learned
 
 
 def test_padding_samples_never_learn(tiny_backends, tiny_layout, rng):
     chunk = random_chunk(tiny_layout, rng, labelled=False)
     _, _, state = fresh_state(tiny_layout, rng)
     result = tiny_backends["cpp"].run_chunk(chunk, state, PARAMS, True, False)
-    np.testing.assert_array_equal(result.state["w"], state["w"])
-    np.testing.assert_array_equal(result.state["theta_train"], state["theta_train"])
+    np.testing.assert_array_equal(result.state[W], state[W])
+    np.testing.assert_array_equal(result.state[THETA_TRAIN], state[THETA_TRAIN])
 
 
 def test_runtime_and_cpp_agree_over_chunks(tiny_backends, tiny_layout):
@@ -133,7 +136,7 @@ def test_runtime_and_cpp_agree_over_chunks(tiny_backends, tiny_layout):
             predictions.append(result.prediction)
         finals[device] = (np.concatenate(predictions), state)
     np.testing.assert_array_equal(finals["runtime"][0], finals["cpp"][0])
-    for name in ("w", "theta_train"):
+    for name in (W, THETA_TRAIN):
         np.testing.assert_allclose(finals["runtime"][1][name], finals["cpp"][1][name], atol=1e-12)
 
 
@@ -146,7 +149,7 @@ def _train_three_chunks(layout, composed, build_root, seed):
     _, _, state = fresh_state(layout, rng)
     for _ in range(3):
         state = backend.run_chunk(random_chunk(layout, rng), state, PARAMS, True, False).state
-    return state["w"]
+    return state[W]
 
 
 def test_processes_sharing_a_build_do_not_mix(
@@ -177,7 +180,7 @@ def test_processes_sharing_a_build_do_not_mix(
                 .run_chunk(random_chunk(tiny_layout, rng), state, PARAMS, True, False)
                 .state
             )
-        np.testing.assert_allclose(weights, state["w"], atol=1e-12)
+        np.testing.assert_allclose(weights, state[W], atol=1e-12)
 
 
 def test_errors_printed_by_the_binary_are_raised(tmp_path):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from brainsnn.data import FASHION_MNIST_DIR
+from brainsnn.engine.state import state_key
 from brainsnn.protocol import load_protocol
 from brainsnn.readout import reference
 from brainsnn.readout.backend import make_backend
@@ -48,7 +49,7 @@ def test_forward_decisions_match_oracle(setup):
     progress = fresh_progress(protocol, layout, protocol.resolved)
     rng = np.random.default_rng(3)
     weights = np.clip(rng.normal(0.3, 0.1, (layout.n_outputs, layout.n_inputs)), 0, 1)
-    progress.state["w"] = weights.reshape(-1)
+    progress.state[state_key("feedforward", "w")] = weights.reshape(-1)
     results = trainer.present(data.test, progress, False, True, "test")
     prediction = np.concatenate([r.prediction for r in results])
     spike_times = np.concatenate([r.first_spike_time for r in results])
@@ -70,6 +71,10 @@ def test_one_training_epoch_matches_oracle(setup):
     train_accuracy = oracle.train_epoch(split_times(data.train, data.time_steps), data.train.labels)
     assert progress.history["train_accuracy"][0] == pytest.approx(train_accuracy, abs=0.01)
     np.testing.assert_allclose(
-        progress.state["w"].reshape(oracle.weights.shape), oracle.weights, atol=1e-9
+        progress.state[state_key("feedforward", "w")].reshape(oracle.weights.shape),
+        oracle.weights,
+        atol=1e-9,
     )
-    np.testing.assert_allclose(progress.state["theta_train"], oracle.theta_train, atol=1e-9)
+    np.testing.assert_allclose(
+        progress.state[state_key("outputs", "theta_train")], oracle.theta_train, atol=1e-9
+    )

@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 from brainsnn.cli import main
 from brainsnn.core.errors import BrainsnnError, ConfigError
+from brainsnn.engine.state import state_key
 from brainsnn.protocol import load_protocol
-from brainsnn.unsupervised.backend import SampleBatch, state_key
+from brainsnn.unsupervised.backend import SampleBatch
 from brainsnn.unsupervised.data import prepare_unsupervised_data
 from brainsnn.unsupervised.encodings import periodic_spike_trains
 from brainsnn.unsupervised.experiment import (

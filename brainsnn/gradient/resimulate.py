@@ -36,8 +36,6 @@ different number of samples is a different layout (the run duration is compiled 
 from __future__ import annotations
 
 import gc
-import hashlib
-import json
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -49,6 +47,7 @@ from brainsnn.core.builds import build_root
 from brainsnn.core.errors import ConfigError
 from brainsnn.devices.registry import get_device
 from brainsnn.devices.runners import ChunkValues, DeviceRunner, make_runner
+from brainsnn.engine.layout import build_key
 from brainsnn.engine.traces import TraceRecord
 from brainsnn.gradient.modelfile import NeuronModel
 from brainsnn.gradient.network import GradientStack
@@ -144,8 +143,7 @@ class _Layout:
             "steps": self.steps,
             "trace": [self.trace_layer, list(self.trace_variables)],
         }
-        text = json.dumps(description, sort_keys=True, default=str)
-        return "gradient-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+        return build_key(description, "gradient-")
 
 
 @dataclass

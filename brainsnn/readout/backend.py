@@ -12,6 +12,7 @@ from brainsnn.core.modellib import NEURON_ROLES, ComposedGroup
 from brainsnn.devices.registry import get_device
 from brainsnn.devices.runners import ChunkValues, DeviceRunner, RuntimeRunner, StandaloneRunner
 from brainsnn.engine.records import per_sample
+from brainsnn.engine.state import persistent_variables, state_key
 from brainsnn.engine.traces import TraceRecord, read_trace, trace_assignments
 from brainsnn.readout.layout import ReadoutLayout
 from brainsnn.readout.network import ReadoutNetwork, build_network
@@ -57,9 +58,9 @@ class Backend:
         """Brian2 device name."""
         return self.runner.name
 
-    def state_variables(self, net: ReadoutNetwork) -> list[tuple[str, str]]:
+    def state_variables(self) -> list[tuple[str, str]]:
         """(role, variable) of every persistent state variable."""
-        return [(role, name) for name, role in net.persistent_owner.items()]
+        return persistent_variables(self.composed)
 
     def _read(
         self, net: ReadoutNetwork, chunk: ChunkInput, record_outputs: bool, traced: bool
@@ -84,8 +85,8 @@ class Backend:
                 mon, "v", layout.steps_per_sample, chunk.n_valid, layout.n_outputs
             )
         state = {
-            name: np.array(getattr(net.groups[role], name)[:])
-            for role, name in self.state_variables(net)
+            state_key(role, name): np.array(getattr(net.groups[role], name)[:])
+            for role, name in self.state_variables()
         }
         trace = None
         if traced:
@@ -126,8 +127,8 @@ class Backend:
             for name, value in parameters.items()
         ]
         values += [
-            (groups[role], name, np.asarray(state[name], dtype=np.float64))
-            for role, name in self.state_variables(net)
+            (groups[role], name, np.asarray(state[state_key(role, name)], dtype=np.float64))
+            for role, name in self.state_variables()
         ]
         values += [
             (groups[role], "learning", float(learning)) for role in NEURON_ROLES if role in groups

@@ -20,13 +20,14 @@ from brainsnn.core.results import make_dataset, trace_values, with_trace_coordin
 from brainsnn.core.rundir import RESULTS, check_run_directory, open_run_directory
 from brainsnn.core.units import check_quantity
 from brainsnn.devices.registry import require_device
+from brainsnn.engine.state import initial_state, state_key
 from brainsnn.readout.backend import Backend, make_backend
 from brainsnn.readout.data import PreparedData, prepare_data
 from brainsnn.readout.layout import ReadoutLayout
 from brainsnn.readout.protocol import Protocol
 from brainsnn.readout.resolve import as_experiment
 from brainsnn.readout.results import READOUT_VARIABLES
-from brainsnn.readout.training import Progress, Trainer, concatenate_results, initial_state
+from brainsnn.readout.training import Progress, Trainer, concatenate_results
 from brainsnn.readout.weights import initial_weights
 
 log = logging.getLogger("brainsnn")
@@ -94,7 +95,8 @@ def collect_results(
     and the last test pass."""
     values = {key: np.array(series) for key, series in progress.history.items()}
     sizes = {"output_neuron": layout.n_outputs, "input": layout.n_inputs}
-    values.update(models.record_values(lambda role, name: progress.state.get(name), sizes))
+    state = progress.state
+    values.update(models.record_values(lambda role, name: state.get(state_key(role, name)), sizes))
     values.update(
         {
             "neuron_class": layout.class_of_neuron(),
@@ -221,7 +223,9 @@ def fresh_progress(protocol: Protocol, layout: ReadoutLayout, models: ModelSet) 
         "layer": 1,
         "feedforward": layout.n_inputs * layout.n_outputs,
     }
-    state = initial_state(
-        dict(models.composed), parameters, weights, row_sums, sizes, layout.constants()
-    )
+    given = {
+        state_key("feedforward", "w"): weights.reshape(-1),
+        state_key("outputs", "row_target"): row_sums,  # S2-STDP's row normalisation targets
+    }
+    state = initial_state(models.composed, parameters, sizes, layout.constants(), given)
     return Progress(state=state, parameters=parameters)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from brainsnn.engine.layout import build_key
 
 #: Steps after the input window, one per stage, in schedule order (see models/README.md).
 STAGE_OFFSETS = {"compete": 0, "report": 1, "regulate": 1, "error": 2, "learn": 3, "normalise": 4}
@@ -52,8 +52,7 @@ class ReadoutLayout:
 
     def key(self) -> str:
         """Short hash naming the build directory of this layout."""
-        text = json.dumps(asdict(self), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return build_key(asdict(self))
 
     def constants(self) -> dict[str, int]:
         """Layout constants that model files' epoch-level expressions may use."""

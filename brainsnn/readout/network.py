@@ -62,7 +62,6 @@ class ReadoutNetwork:
     namespace: dict[str, object]
     duration: b2.Quantity  # one chunk: chunk_size sample windows
     parameter_owner: dict[str, str] = field(default_factory=dict)  # parameter -> role
-    persistent_owner: dict[str, str] = field(default_factory=dict)  # state variable -> role
     seed_variable: tuple[b2.Group, str] | None = None  # deterministic: no random numbers
 
 
@@ -254,8 +253,5 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
         duration=layout.chunk_size * window,
         parameter_owner={
             name: role for role, group in composed.items() for name in group.parameters
-        },
-        persistent_owner={
-            name: role for role, group in composed.items() for name in group.persistent
         },
     )

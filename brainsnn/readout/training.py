@@ -17,8 +17,8 @@ import numpy as np
 
 from brainsnn.core.checkpoint import load_checkpoint, save_checkpoint
 from brainsnn.core.expressions import evaluate_expression
-from brainsnn.core.modellib import ComposedGroup
 from brainsnn.core.progress import progress_bar
+from brainsnn.engine.state import bare_names, state_key
 from brainsnn.readout.backend import Backend, ChunkInput, ChunkResult
 from brainsnn.readout.data import PreparedData, Split
 from brainsnn.readout.weights import initial_weights
@@ -28,7 +28,6 @@ __all__ = [
     "Trainer",
     "concatenate_results",
     "epoch_sample_masks",
-    "initial_state",
     "initial_weights",
     "sample_masks",
 ]
@@ -74,33 +73,6 @@ class Progress:
         """Read a checkpoint written by :meth:`save`."""
         meta, state = load_checkpoint(path)
         return cls(state=state, **meta)
-
-
-def initial_state(
-    composed: dict[str, ComposedGroup],
-    parameters: dict[str, float],
-    weights: np.ndarray,
-    row_sums: np.ndarray,
-    sizes: dict[str, int],
-    constants: dict[str, float] | None = None,
-) -> dict:
-    """Persistent variables before training: weights from NumPy, others from ``initial``.
-
-    ``initial`` expressions that name a parameter (e.g. R-STDP's reward factor, 1 - 1/C) set that
-    parameter in ``parameters`` (in place).
-    """
-    state: dict[str, np.ndarray] = {"w": weights.reshape(-1).copy(), "row_target": row_sums.copy()}
-    names = {**(constants or {}), **parameters}
-    for role, group in composed.items():
-        for name, expression in group.initial.items():
-            if name in parameters:
-                parameters[name] = float(evaluate_expression(expression, names))
-        for name in group.persistent:
-            if name in state:
-                continue
-            value = evaluate_expression(group.initial.get(name, "0"), {**names, **state})
-            state[name] = np.full(sizes[role], value, dtype=float)
-    return state
 
 
 def sample_masks(
@@ -216,12 +188,18 @@ class Trainer:
 
     def _epoch_updates(self, progress: Progress, which: str, **extra: float) -> None:
         """Apply the models' epoch_start/epoch_end expressions (in file order)."""
-        for group in self.composed.values():
+        for role, group in self.composed.items():
             for name, expression in getattr(group, which).items():
-                names = {**self.constants, **extra, **progress.parameters, **progress.state}
+                names = {
+                    **self.constants,
+                    **extra,
+                    **progress.parameters,
+                    **bare_names(progress.state),
+                }
                 value = evaluate_expression(expression, names)
-                if name in progress.state:
-                    progress.state[name] = np.broadcast_to(value, progress.state[name].shape).copy()
+                key = state_key(role, name)
+                if key in progress.state:
+                    progress.state[key] = np.broadcast_to(value, progress.state[key].shape).copy()
                 else:
                     progress.parameters[name] = float(value)
 
@@ -312,7 +290,7 @@ class Trainer:
             progress.history[key].append(float(value))
         arrays = {
             "train_wins": progress.train_wins,
-            "training_threshold": progress.state.get("theta_train"),
+            "training_threshold": progress.state.get(state_key("outputs", "theta_train")),
         }
         for key, values in arrays.items():
             if values is not None and len(values):

@@ -11,14 +11,10 @@ import numpy as np
 from brainsnn.core.errors import BrainsnnError
 from brainsnn.core.modellib import ComposedGroup
 from brainsnn.devices.runners import ChunkValues, DeviceRunner, make_runner
+from brainsnn.engine.state import state_key
 from brainsnn.engine.traces import TraceRecord, read_trace, trace_assignments
 from brainsnn.unsupervised.layout import UnsupervisedLayout
 from brainsnn.unsupervised.network import UnsupervisedNetwork, build_unsupervised_network
-
-
-def state_key(role: str, name: str) -> str:
-    """Key of a persistent variable in the run state: 'outputs.theta', 'feedforward.w'."""
-    return f"{role}.{name}"
 
 
 @dataclass

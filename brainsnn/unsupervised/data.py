@@ -58,6 +58,11 @@ def load_images(data: UnsupervisedData) -> tuple[np.ndarray, ...]:
     return train_x / MNIST_MAX_VALUE, train_y, test_x / MNIST_MAX_VALUE, test_y
 
 
+def has_validation(data: UnsupervisedData) -> bool:
+    """Whether the training set is split into a training part and a validation set."""
+    return data.folds is not None or data.fold is not None or data.validation_fraction > 0
+
+
 def prepare_unsupervised_data(protocol: UnsupervisedProtocol) -> PreparedImages:
     """Images of the chosen classes, subsets, and their encoding as input values."""
     data, encoding = protocol.data, protocol.encoding
@@ -76,8 +81,11 @@ def prepare_unsupervised_data(protocol: UnsupervisedProtocol) -> PreparedImages:
         chosen = stratified_subset(test_y, data.test_subset, data.split_seed)
         test_x, test_y = test_x[chosen], test_y[chosen]
     validation = None
-    if data.folds is not None or data.fold is not None:
-        fit, held = kfold_split(train_y, data.folds, data.fold)
+    if has_validation(data):
+        if data.folds is not None or data.fold is not None:
+            fit, held = kfold_split(train_y, data.folds, data.fold)
+        else:
+            fit, held = stratified_split(train_y, data.validation_fraction, data.split_seed)
         validation = (train_x[held], train_y[held])
         train_x, train_y = train_x[fit], train_y[fit]
     if len(train_y) == 0 or len(test_y) == 0:

@@ -28,13 +28,18 @@ from brainsnn.core.results import write_atomic
 from brainsnn.core.rundir import RESULTS, check_run_directory, open_run_directory
 from brainsnn.core.units import check_quantity
 from brainsnn.devices.registry import require_device
+from brainsnn.engine.state import initial_state, state_key
 from brainsnn.unsupervised.backend import (
     ChunkRecords,
     SampleBatch,
     UnsupervisedBackend,
-    state_key,
 )
-from brainsnn.unsupervised.data import EncodedSplit, PreparedImages, prepare_unsupervised_data
+from brainsnn.unsupervised.data import (
+    EncodedSplit,
+    PreparedImages,
+    has_validation,
+    prepare_unsupervised_data,
+)
 from brainsnn.unsupervised.labels import accuracy, assign_labels, classify
 from brainsnn.unsupervised.layout import UnsupervisedLayout
 from brainsnn.unsupervised.progress import UnsupervisedProgress
@@ -49,7 +54,7 @@ def phases(protocol: UnsupervisedProtocol) -> list[str]:
     """The run's phases in order."""
     train = [f"train-{epoch}" for epoch in range(1, protocol.training.epochs + 1)]
     test = [f"test-{repeat}" for repeat in range(1, protocol.test.repeats + 1)]
-    validate = ["validate"] if protocol.data.folds is not None else []
+    validate = ["validate"] if has_validation(protocol.data) else []
     return [*train, "assign", *validate, *test]
 
 
@@ -91,7 +96,6 @@ def initial_unsupervised_state(
     if init.column_sum is not None:
         sums = weights.sum(axis=1, keepdims=True)
         weights = weights * init.column_sum / np.where(sums == 0, 1, sums)
-    state = {state_key("feedforward", "w"): weights.reshape(-1)}
     sizes = {
         "inputs": layout.n_inputs,
         "outputs": layout.n_outputs,
@@ -100,16 +104,15 @@ def initial_unsupervised_state(
         "feedforward": layout.n_inputs * layout.n_outputs,
     }
     names = {**layout.constants(), **parameters}
-    for role, group in composed.items():
-        for name in group.persistent:
-            if state_key(role, name) not in state:
-                value = evaluate_expression(group.initial.get(name, "0"), names)
-                state[state_key(role, name)] = np.full(sizes[role], value, dtype=float)
+    given = {state_key("feedforward", "w"): weights.reshape(-1)}
+    state = initial_state(composed, parameters, sizes, layout.constants(), given)
     delay = composed["feedforward"].delay
     if delay:
         n = sizes["feedforward"]
         values = evaluate_expression(delay, {**names, "rng": rng, "n": n})
-        state["delay"] = np.broadcast_to(np.asarray(values, dtype=float), (n,)).copy()
+        state[state_key("feedforward", "delay")] = np.broadcast_to(
+            np.asarray(values, dtype=float), (n,)
+        ).copy()
     return state
 
 
@@ -264,7 +267,7 @@ def make_unsupervised_backend(
     """The protocol's device backend; input delays (part of ``state``) go into the build."""
     root = build_root(protocol.device.build_dir)
     log.info("building the network for device %s (builds cached in %s)", protocol.device.name, root)
-    delays = state.get("delay")
+    delays = state.get(state_key("feedforward", "delay"))
     if delays is not None:
         digest = hashlib.sha256(np.ascontiguousarray(delays).tobytes()).hexdigest()[:16]
         layout = dataclasses.replace(layout, delay_digest=digest)

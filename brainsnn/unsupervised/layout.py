@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
+
+from brainsnn.engine.layout import build_key
 
 #: Stages run in every step of a presentation, after the synapses, in this order.
 STEP_STAGES = ("integrate", "contest", "win", "inhibit")
@@ -67,8 +67,7 @@ class UnsupervisedLayout:
 
     def key(self) -> str:
         """Short hash naming the build directory of this layout."""
-        text = json.dumps(asdict(self), sort_keys=True)
-        return "wta-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+        return build_key(asdict(self), "wta-")
 
     def constants(self) -> dict[str, int]:
         """Layout constants that model files' expressions may use."""

@@ -40,6 +40,14 @@ class UnsupervisedData(Section):
         None, gt=0, description="use a stratified subset of n test samples (stored order)"
     )
     split_seed: int = Field(0, description="seed of the stratified splits and subsets")
+    validation_fraction: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="share of the training set held out (stratified) and classified with frozen "
+        "weights after label assignment, to choose hyperparameters on (brainsnn gridsearch "
+        "ranks by it); 0 = no validation set",
+    )
     folds: int | None = Field(
         None,
         ge=2,

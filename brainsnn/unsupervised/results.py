@@ -39,12 +39,14 @@ UNSUPERVISED_VARIABLES: dict[str, VariableSpec] = {
     ),
     "test_accuracy": VariableSpec(("repeat",), "1", "test accuracy of each test pass"),
     "validation_label": VariableSpec(
-        ("validation_sample",), "1", "class index of each validation sample (k-fold runs)"
+        ("validation_sample",), "1", "class index of each validation sample"
     ),
     "validation_prediction": VariableSpec(
         ("validation_sample",), "1", "predicted class of each validation sample (-1: no spike)"
     ),
-    "validation_accuracy": VariableSpec((), "1", "accuracy on the held-out fold (k-fold runs)"),
+    "validation_accuracy": VariableSpec(
+        (), "1", "accuracy on the validation set (held-out fold or fraction)"
+    ),
     "test_counts": VariableSpec(
         ("repeat", "test_sample", "output_neuron"),
         "spikes",
