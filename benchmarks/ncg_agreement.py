@@ -27,7 +27,7 @@ from brainsnn.readout.backend import make_backend
 from brainsnn.readout.crosscheck import oracle_training, split_times
 from brainsnn.readout.data import prepare_data
 from brainsnn.readout.experiment import build_layout, fresh_progress
-from brainsnn.readout.training import Trainer
+from brainsnn.readout.training import ReadoutTrainer
 from brainsnn.run import run_protocol
 
 WEIGHTS = state_key("feedforward", "w")
@@ -51,7 +51,7 @@ def forward(args: argparse.Namespace) -> None:
     backend = make_backend(
         protocol.device.name, layout, dict(models.composed), default_build_root()
     )
-    trainer = Trainer(backend, data, layout.chunk_size, 1, 0, show_progress=True)
+    trainer = ReadoutTrainer(backend, data, layout.chunk_size, 1, 0, show_progress=True)
     start = time.perf_counter()
     ours = trainer.present(data.test, progress, False, True, "brainsnn test pass")
     ours_seconds = time.perf_counter() - start

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -150,50 +148,21 @@ def show(protocol: Path, overrides: tuple[str, ...]) -> None:
     click.echo(yaml.safe_dump(resolved, sort_keys=False).rstrip())
 
 
-def _version(command: list[str]) -> str:
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.SubprocessError):
-        return "not found"
-    text = (result.stdout or result.stderr).strip().splitlines()
-    return text[0] if text else "not found"
-
-
 @main.command()
 def doctor() -> None:
-    """Report Python, Brian2, the C++ compiler, and CUDA (nvcc, GPU, brian2cuda) if any."""
+    """Report Python, Brian2 and what each registered device needs (C++ compiler, CUDA)."""
     import brian2
     import numpy
+
+    from brainsnn.devices import device_report
 
     lines = [
         ("python", sys.version.split()[0]),
         ("brainsnn", __version__),
         ("brian2", brian2.__version__),
         ("numpy", numpy.__version__),
-        (
-            "c++ compiler",
-            _version(["g++", "--version"])
-            if shutil.which("g++")
-            else "not found: install g++ (apt-get install g++) for device cpp",
-        ),
+        *device_report(),
     ]
-    lines.append(
-        (
-            "nvcc",
-            _version(["nvcc", "--version"])
-            if shutil.which("nvcc")
-            else "not found (device cuda unavailable)",
-        )
-    )
-    lines.append(
-        ("gpu", _version(["nvidia-smi", "-L"]) if shutil.which("nvidia-smi") else "none found")
-    )
-    try:
-        import brian2cuda
-
-        lines.append(("brian2cuda", brian2cuda.__version__))
-    except ImportError:
-        lines.append(("brian2cuda", "not installed (pip install 'brainsnn[cuda]')"))
     for name, value in lines:
         click.echo(f"{name:>14}: {value}")
 

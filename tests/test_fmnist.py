@@ -15,7 +15,7 @@ from brainsnn.readout.backend import make_backend
 from brainsnn.readout.crosscheck import oracle_setup, split_times
 from brainsnn.readout.data import prepare_data
 from brainsnn.readout.experiment import build_layout, fresh_progress
-from brainsnn.readout.training import Trainer
+from brainsnn.readout.training import ReadoutTrainer
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [
@@ -40,7 +40,7 @@ def setup(build_root):
     data = prepare_data(protocol)
     layout = build_layout(protocol, data)
     backend = make_backend("cpp", layout, composed, build_root)
-    trainer = Trainer(backend, data, layout.chunk_size, 1, 0, show_progress=False)
+    trainer = ReadoutTrainer(backend, data, layout.chunk_size, 1, 0, show_progress=False)
     return protocol, data, layout, composed, parameters, trainer
 
 

@@ -64,7 +64,7 @@ class Kind:
     #: the line ``brainsnn validate`` prints for a valid protocol
     summary: Callable[[Experiment], str]
     #: last-epoch scores of a finished run, for sweep summaries (accuracies as fractions)
-    final_values: Callable[[xr.Dataset], dict[str, float]]
+    final_scores: Callable[[xr.Dataset], dict[str, float]]
     #: results.nc variables the kind's engine records (model files add theirs)
     variables: Mapping[str, VariableSpec]
     #: figures of ``brainsnn figures`` that apply to this kind's results

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from brainsnn.core.errors import BrainsnnError
-from brainsnn.devices.registry import Device, register_device
+from brainsnn.devices.registry import Device, register_device, tool_version
 
 
 def check_brian2cuda() -> None:
@@ -33,6 +33,23 @@ def compile_cuda_with_cpp17(device: object, directory: Path) -> None:
     device.compile_source(str(directory), compiler, False, False)
 
 
+def cuda_report() -> list[tuple[str, str]]:
+    """nvcc, the GPU and brian2cuda, for ``brainsnn doctor``."""
+    nvcc = tool_version(["nvcc", "--version"])
+    gpu = tool_version(["nvidia-smi", "-L"])
+    try:
+        import brian2cuda
+
+        package = brian2cuda.__version__
+    except ImportError:
+        package = "not installed (pip install 'brainsnn[cuda]')"
+    return [
+        ("nvcc", nvcc if nvcc != "not found" else "not found (device cuda unavailable)"),
+        ("gpu", gpu if gpu != "not found" else "none found"),
+        ("brian2cuda", package),
+    ]
+
+
 register_device(
     Device(
         "cuda",
@@ -41,5 +58,6 @@ register_device(
         True,
         check=check_brian2cuda,
         compile=compile_cuda_with_cpp17,
+        report=cuda_report,
     )
 )

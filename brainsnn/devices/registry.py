@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +21,8 @@ class Device:
     check: Callable[[], None] = lambda: None  # raises BrainsnnError if unusable here
     #: generate and compile a standalone project: (brian2 device, build directory) -> None
     compile: Callable[[object, object], None] | None = None
+    #: what ``brainsnn doctor`` says about this device here: [(what, finding), ...]
+    report: Callable[[], list[tuple[str, str]]] = lambda: []
 
 
 _DEVICES: dict[str, Device] = {}
@@ -28,12 +32,6 @@ def register_device(device: Device) -> None:
     """Make a device known under its short name and its Brian2 name."""
     _DEVICES[device.name] = device
     _DEVICES[device.brian2_name] = device
-
-
-register_device(
-    Device("runtime", "runtime", "runtime (NumPy code generation; debugging, slow)", False)
-)
-register_device(Device("cpp", "cpp_standalone", "cpp (compiled C++)", True))
 
 
 def device_names() -> tuple[str, ...]:
@@ -58,7 +56,39 @@ def require_device(name: str) -> Device:
     return device
 
 
+def device_report() -> list[tuple[str, str]]:
+    """Every registered device's ``brainsnn doctor`` lines."""
+    seen = dict.fromkeys(_DEVICES.values())
+    return [line for device in seen for line in device.report()]
+
+
+def tool_version(command: list[str]) -> str:
+    """First line of a tool's version output, or 'not found'."""
+    if shutil.which(command[0]) is None:
+        return "not found"
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return "not found"
+    text = (result.stdout or result.stderr).strip().splitlines()
+    return text[0] if text else "not found"
+
+
+def _cpp_report() -> list[tuple[str, str]]:
+    found = tool_version(["g++", "--version"])
+    if found == "not found":
+        found = "not found: install g++ (apt-get install g++) for device cpp"
+    return [("c++ compiler", found)]
+
+
 def describe_devices() -> str:
     """``runtime (…), cpp (…), cuda (…)`` for help texts."""
     seen = dict.fromkeys(_DEVICES.values())
     return ", ".join(device.description for device in seen)
+
+
+# The built-in devices (cuda registers itself from brainsnn.devices.cuda).
+register_device(
+    Device("runtime", "runtime", "runtime (NumPy code generation; debugging, slow)", False)
+)
+register_device(Device("cpp", "cpp_standalone", "cpp (compiled C++)", True, report=_cpp_report))

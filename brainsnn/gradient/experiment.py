@@ -33,7 +33,7 @@ from brainsnn.gradient.metrics import (
 from brainsnn.gradient.network import GradientStack
 from brainsnn.gradient.protocol import GradientProtocol
 from brainsnn.gradient.results import GRADIENT_VARIABLES
-from brainsnn.gradient.trainer import Trainer, TrainState
+from brainsnn.gradient.trainer import GradientTrainer, TrainState
 
 log = logging.getLogger("brainsnn")
 HISTORY_KEYS = (
@@ -108,7 +108,7 @@ class Evaluation:
 
 
 def evaluate_split(
-    trainer: Trainer, state: TrainState, data: GradientDataset, split: SpikeSplit, seed: int
+    trainer: GradientTrainer, state: TrainState, data: GradientDataset, split: SpikeSplit, seed: int
 ) -> Evaluation:
     """Forward the whole split in test mode, batch by batch."""
     import jax
@@ -148,7 +148,7 @@ class GradientRun:
         self.stack = GradientStack(protocol.network, data.channels, experiment.resolved)
         params, constants, stats = self.stack.init_state(protocol.seed)
         batches = -(-len(data.train) // protocol.training.batch_size)
-        self.trainer = Trainer(protocol, self.stack, constants, data.steps, batches)
+        self.trainer = GradientTrainer(protocol, self.stack, constants, data.steps, batches)
         fresh = self.trainer.initial_state(params, stats)
         self.progress = GradientProgress(fresh, fresh)
         self.key = jax.random.PRNGKey(protocol.seed)

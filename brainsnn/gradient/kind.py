@@ -50,7 +50,7 @@ def _summary(experiment: Experiment) -> str:
     return f"valid protocol '{experiment.name}' ({layers} gradient layers)"
 
 
-def _final_values(data: xr.Dataset) -> dict[str, float]:
+def _final_scores(data: xr.Dataset) -> dict[str, float]:
     """Scores by the training loss's decoding; validation accuracy of the last epoch."""
     return {
         "test_accuracy": float(data.test_accuracy.sel(decoding=data.attrs["decoding"])),
@@ -71,7 +71,7 @@ KIND = Kind(
     run=_run,
     report=_report,
     summary=_summary,
-    final_values=_final_values,
+    final_scores=_final_scores,
     variables=GRADIENT_VARIABLES,
     figures=("accuracy_over_time", "training_curves", "layer_activity", "confusion"),
     no_kfold_reason="the gradient kind has no k-fold split of its data (data.validation_fraction "

@@ -57,7 +57,7 @@ def make_optimizer(
 
 
 @dataclass
-class Trainer:
+class GradientTrainer:
     """Loss, jitted train step and evaluation of one protocol's stack."""
 
     protocol: GradientProtocol

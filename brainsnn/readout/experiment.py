@@ -27,7 +27,7 @@ from brainsnn.readout.layout import ReadoutLayout
 from brainsnn.readout.protocol import Protocol
 from brainsnn.readout.resolve import as_experiment
 from brainsnn.readout.results import READOUT_VARIABLES
-from brainsnn.readout.training import Progress, Trainer, concatenate_results
+from brainsnn.readout.training import ReadoutProgress, ReadoutTrainer, concatenate_results
 from brainsnn.readout.weights import initial_weights
 
 log = logging.getLogger("brainsnn")
@@ -70,7 +70,7 @@ def _image_attrs(protocol: Protocol, n_inputs: int) -> dict[str, int]:
 
 
 def _provenance(
-    protocol: Protocol, device: str, wall: float, progress: Progress, layout: ReadoutLayout
+    protocol: Protocol, device: str, wall: float, progress: ReadoutProgress, layout: ReadoutLayout
 ) -> dict[str, object]:
     speeds = progress.history["train_samples_per_second"]
     return {
@@ -85,8 +85,8 @@ def _provenance(
 
 
 def collect_results(
-    trainer: Trainer,
-    progress: Progress,
+    trainer: ReadoutTrainer,
+    progress: ReadoutProgress,
     layout: ReadoutLayout,
     models: ModelSet,
     attrs: dict[str, object],
@@ -153,11 +153,11 @@ def run_readout_protocol(
     )
     backend = _backend(protocol, layout, models)
     if resume:
-        progress = Progress.load(checkpoint)
+        progress = ReadoutProgress.load(checkpoint)
         log.info("resuming after epoch %d, chunk %d", progress.epoch, progress.chunk)
     else:
         progress = fresh_progress(protocol, layout, models)
-    trainer = Trainer(
+    trainer = ReadoutTrainer(
         backend,
         data,
         layout.chunk_size,
@@ -183,7 +183,7 @@ def _trace_request(protocol: Protocol) -> tuple[list[int], int] | None:
     return (traces.neurons, traces.samples) if traces else None
 
 
-def _final_test(trainer: Trainer, progress: Progress):
+def _final_test(trainer: ReadoutTrainer, progress: ReadoutProgress):
     return concatenate_results(
         trainer.present(
             trainer.data.test, progress, False, trainer.record_test, "test", trace=trainer.trace
@@ -203,7 +203,7 @@ def _backend(protocol: Protocol, layout: ReadoutLayout, models: ModelSet) -> Bac
     )
 
 
-def fresh_progress(protocol: Protocol, layout: ReadoutLayout, models: ModelSet) -> Progress:
+def fresh_progress(protocol: Protocol, layout: ReadoutLayout, models: ModelSet) -> ReadoutProgress:
     """Training state before epoch 1: weights drawn from the protocol's seed, model initials."""
     rng = np.random.default_rng(protocol.seed)
     init = protocol.network.weights
@@ -228,4 +228,4 @@ def fresh_progress(protocol: Protocol, layout: ReadoutLayout, models: ModelSet) 
         state_key("outputs", "row_target"): row_sums,  # S2-STDP's row normalisation targets
     }
     state = initial_state(models.composed, parameters, sizes, layout.constants(), given)
-    return Progress(state=state, parameters=parameters)
+    return ReadoutProgress(state=state, parameters=parameters)

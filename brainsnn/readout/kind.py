@@ -41,7 +41,7 @@ def _report(experiment: Experiment, data: xr.Dataset, directory: Path) -> list[s
     ]
 
 
-def _final_values(data: xr.Dataset) -> dict[str, float]:
+def _final_scores(data: xr.Dataset) -> dict[str, float]:
     return {
         "test_accuracy": float(data.test_accuracy[-1]),
         "validation_accuracy": float(data.validation_accuracy[-1]),
@@ -61,7 +61,7 @@ KIND = Kind(
     run=_run,
     report=_report,
     summary=model_files_summary,
-    final_values=_final_values,
+    final_scores=_final_scores,
     variables=READOUT_VARIABLES,
     figures=(
         "learning_curves", "confusion", "raster", "first_spike_times", "thresholds", "wins",

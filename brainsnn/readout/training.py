@@ -24,8 +24,8 @@ from brainsnn.readout.data import PreparedData, Split
 from brainsnn.readout.weights import initial_weights
 
 __all__ = [
-    "Progress",
-    "Trainer",
+    "ReadoutProgress",
+    "ReadoutTrainer",
     "concatenate_results",
     "epoch_sample_masks",
     "initial_weights",
@@ -46,7 +46,7 @@ HISTORY_KEYS = (
 
 
 @dataclass
-class Progress:
+class ReadoutProgress:
     """Everything needed to continue training: saved after each chunk."""
 
     state: dict[str, np.ndarray]
@@ -69,7 +69,7 @@ class Progress:
         save_checkpoint(path, meta, self.state)
 
     @classmethod
-    def load(cls, path: Path) -> Progress:
+    def load(cls, path: Path) -> ReadoutProgress:
         """Read a checkpoint written by :meth:`save`."""
         meta, state = load_checkpoint(path)
         return cls(state=state, **meta)
@@ -113,7 +113,7 @@ def chunks(split: Split, chunk_size: int, padding_steps: int) -> list[ChunkInput
     return out
 
 
-class Trainer:
+class ReadoutTrainer:
     """Runs the epoch loop of one protocol on one backend."""
 
     def __init__(
@@ -147,7 +147,7 @@ class Trainer:
     def present(
         self,
         split: Split,
-        progress: Progress,
+        progress: ReadoutProgress,
         learning: bool,
         record: bool,
         label: str,
@@ -186,7 +186,7 @@ class Trainer:
                 bar.update(chunk.n_valid)
         return results
 
-    def _epoch_updates(self, progress: Progress, which: str, **extra: float) -> None:
+    def _epoch_updates(self, progress: ReadoutProgress, which: str, **extra: float) -> None:
         """Apply the models' epoch_start/epoch_end expressions (in file order)."""
         for role, group in self.composed.items():
             for name, expression in getattr(group, which).items():
@@ -209,7 +209,7 @@ class Trainer:
         predictions = np.concatenate([r.prediction for r in results])
         return float(np.mean(predictions == split.labels))
 
-    def train(self, progress: Progress, checkpoint: Path | None = None) -> Progress:
+    def train(self, progress: ReadoutProgress, checkpoint: Path | None = None) -> ReadoutProgress:
         """Run (or continue) the epoch loop until max_epochs or early stopping."""
         data = self.data
         while not progress.stopped and progress.epoch < self.max_epochs:
@@ -244,7 +244,7 @@ class Trainer:
                 progress.save(checkpoint)
         return progress
 
-    def _train_pass(self, progress: Progress, checkpoint: Path | None, label: str) -> None:
+    def _train_pass(self, progress: ReadoutProgress, checkpoint: Path | None, label: str) -> None:
         """The training samples of one epoch (from the checkpointed chunk on), with learning."""
         if progress.chunk == 0:
             self._epoch_updates(progress, "epoch_start")
@@ -271,7 +271,7 @@ class Trainer:
 
     def _record_epoch(
         self,
-        progress: Progress,
+        progress: ReadoutProgress,
         train: float,
         validation: float,
         test: float,

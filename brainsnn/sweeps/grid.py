@@ -20,7 +20,7 @@ from brainsnn.protocol import load_protocol
 from brainsnn.sweeps.execute import run_sweep
 from brainsnn.sweeps.summary import (
     SweepOutcome,
-    final_values,
+    final_scores,
     read_manifest,
     summary_dataset,
     sweep_directory,
@@ -122,7 +122,7 @@ def grid_summary(directory: Path) -> xr.Dataset | None:
     finished = {}
     for number in range(len(points)):
         point = directory / f"point-{point_name(number, len(points))}"
-        values = final_values(point, manifest.get("protocol_kind", DEFAULT_KIND))
+        values = final_scores(point, manifest.get("protocol_kind", DEFAULT_KIND))
         if values is not None:
             finished[number] = values
     if not finished:

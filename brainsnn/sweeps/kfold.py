@@ -15,7 +15,7 @@ from brainsnn.protocol import load_protocol
 from brainsnn.sweeps.execute import run_sweep
 from brainsnn.sweeps.summary import (
     SweepOutcome,
-    final_values,
+    final_scores,
     read_manifest,
     summary_dataset,
     sweep_directory,
@@ -82,7 +82,7 @@ def kfold_summary(directory: Path) -> xr.Dataset | None:
         raise BrainsnnError(f"{directory} holds a {manifest.get('kind')}, not a k-fold run")
     k = int(manifest["folds"])
     kind = manifest.get("protocol_kind", DEFAULT_KIND)
-    finished = {i: final_values(directory / f"fold-{i}", kind) for i in range(k)}
+    finished = {i: final_scores(directory / f"fold-{i}", kind) for i in range(k)}
     finished = {i: values for i, values in finished.items() if values is not None}
     if not finished:
         return None

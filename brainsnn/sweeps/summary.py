@@ -88,14 +88,14 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
-def final_values(run_directory: Path, kind: str = DEFAULT_KIND) -> dict[str, float] | None:
+def final_scores(run_directory: Path, kind: str = DEFAULT_KIND) -> dict[str, float] | None:
     """The final accuracies, epochs and wall time of a finished run of a protocol of ``kind``
     (None if unfinished), as the kind reports them."""
     path = run_directory / RESULTS
     if not path.exists():
         return None
     with xr.open_dataset(path) as data:
-        return get_kind(kind).final_values(data)
+        return get_kind(kind).final_scores(data)
 
 
 def summary_dataset(

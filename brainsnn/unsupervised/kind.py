@@ -50,7 +50,7 @@ def _report(experiment: Experiment, data: xr.Dataset, directory: Path) -> list[s
     return lines
 
 
-def _final_values(data: xr.Dataset) -> dict[str, float]:
+def _final_scores(data: xr.Dataset) -> dict[str, float]:
     validation = float(data.validation_accuracy) if "validation_accuracy" in data else math.nan
     return {
         "test_accuracy": float(data.attrs["test_accuracy_mean"]),
@@ -71,7 +71,7 @@ KIND = Kind(
     run=_run,
     report=_report,
     summary=model_files_summary,
-    final_values=_final_values,
+    final_scores=_final_scores,
     variables=UNSUPERVISED_VARIABLES,
     figures=("weights", "trace", "class_response", "assignment", "confusion"),
     fold_overrides=fold_and_seed_overrides,
