@@ -17,11 +17,11 @@ from brainsnn.unsupervised.data import prepare_unsupervised_data
 
 ROOT = Path(__file__).resolve().parent.parent
 WTA = ROOT / "protocols" / "wta_stdp_digits.yaml"
-TINY_WTA = [
+TINY_WTA = [  # the layout of test_unsupervised.py's WTA network: one shared compiled build
     "data.train_subset=90",
     "data.test_subset=30",
     "training.epochs=2",
-    "training.chunk_size=100",
+    "training.chunk_size=12",
     "recording.traces=null",
 ]
 
@@ -50,17 +50,17 @@ def test_unsupervised_folds_hold_out_disjoint_validation_sets():
 def test_unsupervised_kfold_runs_to_the_end_with_validation(tmp_path, build_root):
     out = tmp_path / "kf"
     result = invoke(
-        "kfold", WTA, "--k", 3, *with_set(*TINY_WTA, f"device.build_dir={build_root}"),
+        "kfold", WTA, "--k", 2, *with_set(*TINY_WTA, f"device.build_dir={build_root}"),
         "--out", out, "--workers", 2,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "test accuracy:" in result.output and "over 3 folds" in result.output
+    assert "test accuracy:" in result.output and "over 2 folds" in result.output
     with xr.open_dataset(out / "summary.nc") as summary:
-        assert summary.fold.values.tolist() == [0, 1, 2]
+        assert summary.fold.values.tolist() == [0, 1]
         assert np.all(np.isfinite(summary.validation_accuracy.values))
         assert np.all(np.isnan(summary.train_accuracy.values))  # labels come after training
     with xr.open_dataset(out / "fold-1" / "results.nc") as run:
-        assert run.sizes["validation_sample"] == 30
+        assert run.sizes["validation_sample"] == 45
         accuracy = (run.validation_prediction == run.validation_label).mean()
         assert float(run.validation_accuracy) == pytest.approx(float(accuracy))
     assert yaml.safe_load((out / "sweep.yaml").read_text())["protocol_kind"] == "unsupervised"
