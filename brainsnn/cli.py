@@ -47,6 +47,10 @@ class FriendlyGroup(click.Group):
             sys.exit(130)
 
 
+def _terminate(number: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @click.group(cls=FriendlyGroup)
 @click.version_option(__version__, prog_name="brainsnn")
 def main() -> None:
@@ -58,6 +62,9 @@ def main() -> None:
     # Brian2 chains its Ctrl-C handler to the one it finds at import; a process started in the
     # background inherits "ignore", which it cannot call. Give it Python's default first.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # SIGTERM too ends a run like Ctrl-C: Python's subprocess kills the compiled child on the
+    # KeyboardInterrupt, and the run stays resumable from its last checkpoint.
+    signal.signal(signal.SIGTERM, _terminate)
 
 
 def _load(
@@ -129,11 +136,14 @@ def run(
 @PROTOCOL
 @SET
 def validate(protocol: Path, overrides: tuple[str, ...]) -> None:
-    """Check PROTOCOL and its model files without running anything."""
+    """Check PROTOCOL, its model files and their Brian2 code without running anything."""
     from brainsnn.kinds import get_kind
 
     loaded = _load(protocol, overrides)
-    click.echo(f"{protocol}: {get_kind(loaded.kind).summary(loaded)}")
+    kind = get_kind(loaded.kind)
+    if kind.check is not None:
+        kind.check(loaded)
+    click.echo(f"{protocol}: {kind.summary(loaded)}")
 
 
 @main.command()

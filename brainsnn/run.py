@@ -9,7 +9,7 @@ import xarray as xr
 from pydantic import BaseModel
 
 from brainsnn.core.experiment import Experiment
-from brainsnn.core.rundir import run_directory
+from brainsnn.core.rundir import release_run_directory, run_directory
 from brainsnn.kinds import get_kind
 from brainsnn.protocol import resolve
 
@@ -32,5 +32,8 @@ def run_protocol(
     continue from the run directory's checkpoint."""
     experiment = resolve(experiment)
     directory = run_directory(experiment.protocol, out)
-    dataset = get_kind(experiment.kind).run(experiment, directory, resume, show_progress)
+    try:
+        dataset = get_kind(experiment.kind).run(experiment, directory, resume, show_progress)
+    finally:
+        release_run_directory(directory)
     return RunOutcome(directory, dataset)

@@ -73,6 +73,8 @@ class Kind:
     fold_overrides: Callable[[int, int], tuple[str, ...]] | None = None
     #: why k-fold is not offered (when fold_overrides is None)
     no_kfold_reason: str = ""
+    #: let Brian2 check the model code without running (``brainsnn validate``); None: no check
+    check: Callable[[Experiment], None] | None = None
     #: the protocol's resolved values for ``brainsnn show`` (default: the protocol as is)
     show: Callable[[Experiment], dict[str, Any]] = field(default=lambda e: e.model_dump())
 

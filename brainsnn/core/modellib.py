@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from brainsnn.core.errors import ConfigError
 from brainsnn.core.results import VariableSpec
-from brainsnn.core.yamlfile import load_model
+from brainsnn.core.yamlfile import is_file, load_model
 
 #: Per-sample stages, in the order they happen after the sample's input window; the readout
 #: engine uses the first seven, the unsupervised engine sample_start, the per-step stages
@@ -47,7 +47,7 @@ MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ParameterSpec(_Strict):
@@ -56,6 +56,8 @@ class ParameterSpec(_Strict):
     value: float | str = Field(description="default value; a string may carry a Brian2 unit")
     unit: str = Field("1", description="Brian2 unit the value must have ('1' = dimensionless)")
     description: str
+    minimum: float | None = Field(None, description="smallest allowed value (base units)")
+    maximum: float | None = Field(None, description="largest allowed value (base units)")
 
 
 class RecordSpec(_Strict):
@@ -187,11 +189,11 @@ class ModelFile(_Strict):
 def find_model_file(name: str, search_dirs: list[Path] | None = None) -> Path:
     """Resolve a model name (``rules/s2stdp``) or path to a file; ConfigError if it is missing."""
     candidate = Path(name)
-    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+    if candidate.suffix in (".yaml", ".yml") and is_file(candidate):
         return candidate
     for directory in [*(search_dirs or []), MODEL_DIR]:
         path = directory / f"{name}.yaml"
-        if path.is_file():
+        if is_file(path):
             return path
     looked = ", ".join(str(d) for d in [*(search_dirs or []), MODEL_DIR])
     raise ConfigError(f"model file '{name}' not found (looked for {name}.yaml in {looked})")

@@ -14,7 +14,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from brainsnn.core.errors import ConfigError
+from brainsnn.core.errors import BrainsnnError, ConfigError
+from brainsnn.core.expressions import check_expression
 from brainsnn.core.modellib import ComposedGroup, ModelFile, check_roles, compose, find_model_file
 from brainsnn.core.protocol import Source
 from brainsnn.core.results import VariableSpec
@@ -139,11 +140,22 @@ def resolve_parameters(
             )
     values = {}
     for name, spec in specs.items():
+        where = source.where("network", "parameters", name)
         try:
             values[name] = check_quantity(given.get(name, spec.value), spec.unit)
         except ValueError as exc:
-            where = source.where("network", "parameters", name)
             raise ConfigError(f"{where}: network.parameters.{name}: {exc}") from None
+        low, high = spec.minimum, spec.maximum
+        if (low is not None and values[name] < low) or (high is not None and values[name] > high):
+            bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+            raise ConfigError(
+                f"{where}: network.parameters.{name}: {values[name]:g} is outside {bounds}"
+            )
+    if values.get("w_min", -np.inf) > values.get("w_max", np.inf):
+        raise ConfigError(
+            f"{source.where('network', 'parameters')}: network.parameters: w_min "
+            f"({values['w_min']:g}) is above w_max ({values['w_max']:g})"
+        )
     return values
 
 
@@ -168,6 +180,7 @@ def resolve_models(
         raise ConfigError(f"{source.where('network', 'models')}: network.models: {exc}") from None
     values = resolve_parameters(composed, parameters, source)
     _check_records(composed, values, source)
+    _check_expressions(composed, source)
     return ModelSet(
         tuple(names), texts, files, MappingProxyType(composed), MappingProxyType(values)
     )
@@ -185,3 +198,21 @@ def _check_records(
                     f"{role} reads '{record.variable}', which is neither a persistent variable "
                     "of that role nor a parameter"
                 )
+
+
+def _check_expressions(composed: dict[str, ComposedGroup], source: Source) -> None:
+    """Every epoch-level expression (initial, epoch_start, epoch_end, delay) stays inside the
+    expression language; checked at load, evaluated only between chunks."""
+    for role, group in composed.items():
+        expressions = [
+            *group.initial.values(),
+            *group.epoch_start.values(),
+            *group.epoch_end.values(),
+            *([group.delay] if group.delay else []),
+        ]
+        for expression in expressions:
+            try:
+                check_expression(expression)
+            except BrainsnnError as exc:
+                where = source.where("network", "models")
+                raise ConfigError(f"{where}: network.models: {role}: {exc}") from None

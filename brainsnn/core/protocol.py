@@ -11,11 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from brainsnn.core.errors import ConfigError
 
+#: A Brian2 variable name.
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
 
 class Section(BaseModel):
     """A protocol section: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN and inf are errors
 
 
 def sweep_field() -> object:
@@ -46,9 +49,13 @@ class TraceSection(Section):
 
     neurons: list[int] = Field(description="output neuron indices to record")
     samples: int = Field(3, ge=1, description="record the first n test samples (of one test pass)")
-    potential: str = Field("v", description="output variable holding the membrane potential")
+    potential: str = Field(
+        "v", pattern=IDENTIFIER, description="output variable holding the membrane potential"
+    )
     threshold: str = Field(
-        "theta", description="output variable holding the threshold (Diehl & Cook: vt)"
+        "theta",
+        pattern=IDENTIFIER,
+        description="output variable holding the threshold (Diehl & Cook: vt)",
     )
 
     def checked_variables(self, n_outputs: int) -> tuple[str, str]:

@@ -96,13 +96,17 @@ def _attr(value: object) -> object:
 
 
 def write_atomic(dataset: xr.Dataset, path: Path) -> None:
-    """Write netCDF via a temporary file and a rename, so a crash never leaves half a file."""
+    """Write netCDF via a temporary file and a rename, so a crash never leaves half a file.
+
+    Any failure (a full disk, a netCDF/HDF error) is one line, and the temporary is removed.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".nc.tmp")
     os.close(handle)
     try:
         dataset.to_netcdf(temporary)
         os.replace(temporary, path)
-    except OSError as exc:
+    except (OSError, RuntimeError, ValueError) as exc:  # netCDF4 reports HDF errors as these
         Path(temporary).unlink(missing_ok=True)
-        raise BrainsnnError(f"could not write {path}: {exc.strerror or exc}") from None
+        reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
+        raise BrainsnnError(f"could not write {path}: {reason}") from None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +17,9 @@ from brainsnn.core.errors import BrainsnnError
 log = logging.getLogger("brainsnn")
 #: The results dataset inside a run directory (written last, atomically).
 RESULTS = "results.nc"
+#: The lock file of a run directory (see lock_run_directory).
+LOCK = ".lock"
+_LOCKS: dict[str, object] = {}
 #: Protocol sections a resumed run may change: where it runs and where it writes.
 RESUMABLE_CHANGES = ("device.", "output.")
 
@@ -27,10 +32,53 @@ def run_directory(protocol: BaseModel, out: str | Path | None) -> Path:
     return Path(protocol.output.directory.format(name=protocol.name, timestamp=stamp))
 
 
+def lock_run_directory(directory: Path) -> None:
+    """Hold an exclusive lock on the run directory until this process ends (or
+    :func:`release_run_directory`); a second run into it fails at once, in one line."""
+    directory = Path(directory)
+    key = str(directory.resolve())
+    if key in _LOCKS:
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    handle = open(directory / LOCK, "a+")  # noqa: SIM115  (held open for the run's whole life)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        raise BrainsnnError(
+            f"{directory} is in use by another brainsnn run ({owner}); wait for it to end or "
+            "choose another --out"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    _LOCKS[key] = handle
+
+
+def release_run_directory(directory: Path) -> None:
+    """Give up this process's lock on a run directory (the lock file stays, unlocked)."""
+    handle = _LOCKS.pop(str(Path(directory).resolve()), None)
+    if handle is not None:
+        handle.close()
+
+
+def remove_stale_temporaries(directory: Path) -> None:
+    """Delete the half-written files an interrupted run left (its checkpoint and results
+    temporaries); only call while holding the directory's lock."""
+    for pattern in ("*.tmp.npz", "*.nc.tmp"):
+        for temporary in directory.glob(pattern):
+            temporary.unlink(missing_ok=True)
+
+
 def check_run_directory(directory: Path, resume: bool, protocol: dict | None = None) -> None:
-    """Refuse to overwrite a run; with ``resume``, require its checkpoint and, if ``protocol``
-    (a protocol's ``model_dump()``) is given, the protocol the run was started with (except
-    the sections in RESUMABLE_CHANGES)."""
+    """Lock the run directory for this run; refuse to overwrite a run; with ``resume``, require
+    its checkpoint and, if ``protocol`` (a protocol's ``model_dump()``) is given, the protocol
+    the run was started with (except the sections in RESUMABLE_CHANGES)."""
+    lock_run_directory(directory)
+    remove_stale_temporaries(directory)
     checkpoint = directory / CHECKPOINT
     if resume and not checkpoint.exists():
         raise BrainsnnError(f"--resume: no checkpoint in {directory}")

@@ -36,3 +36,23 @@ def kfold_split(labels: np.ndarray, folds: int | None, fold: int | None) -> tupl
     except ValueError as exc:
         raise ConfigError(f"data.folds={folds}: {exc}") from None
     return parts[fold]
+
+
+def check_samples(
+    train: np.ndarray, train_labels: np.ndarray, test: np.ndarray, test_labels: np.ndarray
+) -> None:
+    """DataError, in one line, for data no run can use: an empty split, negative or
+    non-integer labels, train and test samples of different shapes, or NaN/infinite values."""
+    for name, samples, labels in (("training", train, train_labels), ("test", test, test_labels)):
+        if len(samples) == 0:
+            raise DataError(f"the {name} set holds no samples")
+        if len(labels) != len(samples):
+            raise DataError(f"the {name} set has {len(samples)} samples but {len(labels)} labels")
+        if labels.dtype.kind not in "iu" or labels.min() < 0:
+            raise DataError(f"the {name} labels must be integers from 0 (found {labels.min()})")
+        if samples.dtype.kind == "f" and not np.all(np.isfinite(samples)):
+            raise DataError(f"the {name} set holds NaN or infinite values")
+    if train.shape[1:] != test.shape[1:]:
+        raise DataError(
+            f"training samples have shape {train.shape[1:]} but test samples {test.shape[1:]}"
+        )

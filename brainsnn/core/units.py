@@ -1,6 +1,14 @@
-"""Parse values with Brian2 units ("25 ms", "0.3", 5) and check their dimensions."""
+"""Parse values with Brian2 units ("25 ms", "0.3", 5) and check their dimensions.
+
+A unit string is data, never code: it is read by a small grammar (a number, then an optional
+product of Brian2 unit names with integer powers, e.g. ``10 ms``, ``0.5 mV/ms``,
+``2 metre**-1``), and the names are looked up in Brian2's unit tables.
+"""
 
 from __future__ import annotations
+
+import math
+import re
 
 import brian2.units.allunits as allunits
 import brian2.units.stdunits as stdunits
@@ -12,22 +20,50 @@ _UNITS = {
     for name, value in vars(module).items()
     if isinstance(value, Unit)
 }
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_FACTOR = r"[A-Za-z_]\w*(?:\s*\*\*\s*[+-]?\d{1,2})?"
+_UNIT = rf"{_FACTOR}(?:\s*[*/]\s*{_FACTOR})*"
+_VALUE = re.compile(rf"(?P<number>{_NUMBER})(?:\s*\*?\s*(?P<unit>{_UNIT}))?")
+_TOKEN = re.compile(r"([*/])?\s*([A-Za-z_]\w*)(?:\s*\*\*\s*([+-]?\d{1,2}))?")
+_MAX_LENGTH = 100
+
+
+def _error(value: object) -> ValueError:
+    return ValueError(f"'{value}' is not a number with a Brian2 unit (e.g. '10 ms')")
+
+
+def _unit_product(text: str, value: object) -> Quantity | float:
+    """The product of ``name[**power]`` factors joined by ``*`` or ``/``."""
+    result: Quantity | float = 1.0
+    for operator, name, power in _TOKEN.findall(text):
+        unit = _UNITS.get(name)
+        if unit is None:
+            raise _error(value)
+        factor = unit ** int(power) if power else unit
+        result = result / factor if operator == "/" else result * factor
+    return result
 
 
 def parse_quantity(value: float | int | str) -> Quantity | float:
-    """Evaluate a number or a 'number unit' string with Brian2 units; ValueError if malformed."""
+    """A number or a 'number unit' string as a Brian2 quantity; ValueError if malformed or not
+    finite. Nothing in the text is evaluated."""
+    if isinstance(value, bool):
+        raise _error(value)
     if isinstance(value, int | float):
-        return float(value)
-    text = str(value).strip()
-    try:
-        result = eval(
-            text.replace(" ", "*", 1) if " " in text else text, {"__builtins__": {}}, _UNITS
-        )
-    except Exception:
-        result = None
-    if isinstance(result, bool) or not isinstance(result, int | float | Quantity):
-        raise ValueError(f"'{value}' is not a number with a Brian2 unit (e.g. '10 ms')")
-    return result
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"'{value}' is not a finite number")
+        return number
+    if not isinstance(value, str) or len(value) > _MAX_LENGTH:
+        raise _error(value)
+    match = _VALUE.fullmatch(value.strip())
+    if match is None:
+        raise _error(value)
+    number = float(match["number"])
+    if not math.isfinite(number):
+        raise ValueError(f"'{value}' is not a finite number")
+    unit = match["unit"]
+    return number if not unit else number * _unit_product(unit, value)
 
 
 def base_unit(unit: str) -> str:
@@ -45,4 +81,15 @@ def check_quantity(value: float | int | str, unit: str) -> float:
     if found != expected:
         wanted = "a dimensionless number" if unit == "1" else f"a value in {unit}"
         raise ValueError(f"expected {wanted}, got '{value}' (dimensions {found})")
-    return float(quantity)
+    result = float(quantity)
+    if not math.isfinite(result):
+        raise ValueError(f"'{value}' is not finite")
+    return result
+
+
+def check_duration(value: float | int | str) -> float:
+    """A positive, finite time in seconds; ValueError otherwise."""
+    seconds = check_quantity(value, "second")
+    if seconds <= 0:
+        raise ValueError(f"'{value}' is not a positive duration")
+    return seconds

@@ -11,6 +11,10 @@ from pydantic import BaseModel, ValidationError
 from brainsnn.core.errors import ConfigError
 
 KeyPath = tuple[str | int, ...]
+#: Deepest nesting of mappings and lists a protocol or model file may have.
+MAX_DEPTH = 64
+#: Most values a file may expand to through anchors and aliases.
+MAX_NODES = 100_000
 
 
 def _line_index(node: yaml.Node, path: KeyPath = ()) -> dict[KeyPath, int]:
@@ -27,10 +31,19 @@ def _line_index(node: yaml.Node, path: KeyPath = ()) -> dict[KeyPath, int]:
     return lines
 
 
+def is_file(path: Path) -> bool:
+    """Whether ``path`` is a file (False, not an error, for a name the system cannot look up,
+    such as one too long)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def read_yaml(path: str | Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
     """Read a YAML mapping and the line number of each key path; ConfigError if unreadable."""
     path = Path(path)
-    if not path.is_file():
+    if not is_file(path):
         raise ConfigError(f"{path}: file not found")
     try:
         text = path.read_text(encoding="utf-8")
@@ -39,11 +52,48 @@ def read_yaml(path: str | Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
     return parse_yaml(text, path)
 
 
+def _check_shape(text: str, path: str | Path) -> None:
+    """Refuse YAML nested deeper than MAX_DEPTH (PyYAML composes recursively) before parsing."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1
+                raise ConfigError(f"{path}:{line}: nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Nodes in the tree once aliases are expanded (an alias counts its whole target)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    children: list = []
+    if isinstance(node, yaml.MappingNode):
+        children = [child for pair in node.value for child in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = node.value
+    size = 1 + sum(_expanded_size(child, sizes) for child in children)
+    sizes[id(node)] = min(size, MAX_NODES + 1)
+    return sizes[id(node)]
+
+
 def parse_yaml(text: str, path: str | Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
-    """Parse YAML text read from ``path`` into a mapping and the line of each key path."""
+    """Parse YAML text read from ``path`` into a mapping and the line of each key path.
+
+    Only plain data is read (safe loading); YAML nested deeper than MAX_DEPTH levels or
+    expanding (through anchors and aliases) to more than MAX_NODES nodes is refused.
+    """
     try:
+        _check_shape(text, path)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None and _expanded_size(node, {}) > MAX_NODES:
+            raise ConfigError(
+                f"{path}: expands to more than {MAX_NODES} values (anchors and aliases)"
+            )
         data = yaml.safe_load(text)
-        node = yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""

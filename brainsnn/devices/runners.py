@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import atexit
 import gc
+import json
+import logging
 import os
 import shutil
+import socket
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -23,7 +27,7 @@ import brian2 as b2
 import numpy as np
 from brian2.utils.filelock import FileLock
 
-from brainsnn.core.errors import BrainsnnError
+from brainsnn.core.errors import BrainsnnError, ConfigError
 from brainsnn.devices.registry import get_device, require_device
 
 
@@ -41,6 +45,23 @@ Builder = Callable[[], BuiltNetwork]
 #: What a chunk hands to a built network: TimedArray values and (group, variable, value).
 ChunkValues = tuple[dict[b2.TimedArray, np.ndarray], list[tuple[b2.Group, str, object]]]
 Filler = Callable[[BuiltNetwork], ChunkValues]
+
+
+@contextmanager
+def model_code_errors(where: str) -> Iterator[None]:
+    """Brian2's errors while building or generating a network (the model files' code: parse,
+    unit and name errors) as one-line ConfigErrors naming ``where``."""
+    try:
+        yield
+    except BrainsnnError:
+        raise
+    except Exception as exc:
+        original = exc
+        while getattr(original, "__cause__", None) is not None:
+            original = original.__cause__
+        text = " ".join(f"{type(original).__name__}: {original}".split())
+        message = text[:300] + ("..." if len(text) > 300 else "")
+        raise ConfigError(f"{where}: Brian2 rejects the model code: {message}") from None
 
 
 class DeviceRunner:
@@ -67,7 +88,8 @@ class RuntimeRunner(DeviceRunner):
     def run(self, fill: Filler, seed: int | None = None) -> BuiltNetwork:
         b2.set_device("runtime")
         b2.prefs.codegen.target = "numpy"
-        net = self.build()
+        with model_code_errors("the network"):
+            net = self.build()
         arrays, values = fill(net)
         for timed_array, array in arrays.items():
             timed_array.values[:] = array
@@ -75,7 +97,8 @@ class RuntimeRunner(DeviceRunner):
             setattr(group, name, value)
         if seed is not None:
             b2.seed(seed)
-        net.network.run(net.duration, namespace=net.namespace)
+        with model_code_errors("the network"):
+            net.network.run(net.duration, namespace=net.namespace)
         return net
 
 
@@ -107,15 +130,18 @@ class StandaloneRunner(DeviceRunner):
     def _generate_and_compile(self) -> None:
         self.net = None  # free this runner's old objects: regenerated code keeps the same names
         gc.collect()
+        discard_broken_build(self.directory)
+        (self.directory / BUILD_MARKER).unlink(missing_ok=True)  # until this compile completes
         select_device(self.name, self.directory, self.threads)
-        self.net = self.build()
-        self.device = b2.get_device()
-        if self.net.seed_variable is not None:
-            self.device.apply_run_args()
-            reseed = self._reseed_code(*self.net.seed_variable)
-            if reseed:
-                self.device.insert_code("main", reseed)
-        self.net.network.run(self.net.duration, namespace=self.net.namespace)
+        with model_code_errors("the network"):
+            self.net = self.build()
+            self.device = b2.get_device()
+            if self.net.seed_variable is not None:
+                self.device.apply_run_args()
+                reseed = self._reseed_code(*self.net.seed_variable)
+                if reseed:
+                    self.device.insert_code("main", reseed)
+            self.net.network.run(self.net.duration, namespace=self.net.namespace)
         try:
             compile_project = get_device(self.name).compile
             if compile_project is not None:
@@ -123,11 +149,12 @@ class StandaloneRunner(DeviceRunner):
             else:
                 self.device.build(directory=str(self.directory), compile=True, run=False)
         except Exception as exc:  # compiler missing or failed: say so in one line
-            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise BrainsnnError(
-                f"building the {self.name} project in {self.directory} failed: {first_line}"
+                f"building the {self.name} project in {self.directory} failed: "
+                f"{first_line(exc)}"
                 " (run 'brainsnn doctor' to check the compiler)"
             ) from exc
+        mark_build_complete(self.directory)
         _ACTIVE["owner"] = self
 
     def _reseed_code(self, group: b2.Group, variable: str) -> str:
@@ -157,6 +184,7 @@ class StandaloneRunner(DeviceRunner):
             group, variable = net.seed_variable
             run_args[getattr(group, variable)] = float(seed)
         self.device.project_dir = str(self.run_dir)  # run_args files go to the private copy
+        stdout = self.run_dir / "results" / "stdout.txt"
         try:
             self.device.run(
                 directory=str(self.run_dir),
@@ -164,9 +192,14 @@ class StandaloneRunner(DeviceRunner):
                 run_args=run_args,
                 with_output=False,
             )
-            check_binary_output(self.run_dir / "results" / "stdout.txt")
+        except RuntimeError as exc:  # the binary died or exited non-zero
+            raise BrainsnnError(
+                f"the compiled simulation in {self.run_dir} failed: {first_line(exc)}"
+                f"{last_lines(stdout)}"
+            ) from None
         finally:
             self._delete_run_arg_files()
+        check_binary_output(stdout)
         return net
 
     def _delete_run_arg_files(self) -> None:
@@ -196,14 +229,76 @@ def private_run_directory(build: Path) -> Path:
     runs = build / "runs"
     runs.mkdir(exist_ok=True)
     for stale in runs.iterdir():
-        if time.time() - stale.stat().st_mtime > STALE_RUN_SECONDS:
+        if _is_stale_copy(stale):
             shutil.rmtree(stale, ignore_errors=True)
-    private = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=runs))
+    prefix = f"{socket.gethostname()}-{os.getpid()}-"
+    private = Path(tempfile.mkdtemp(prefix=prefix, dir=runs))
     shutil.copy2(build / "main", private / "main")
     shutil.copytree(build / "static_arrays", private / "static_arrays")
     atexit.register(shutil.rmtree, private, ignore_errors=True)
     _RUN_COPIES.append(private)
     return private
+
+
+def _is_stale_copy(copy: Path) -> bool:
+    """A private copy of a process of this host that has ended, or one untouched for a day."""
+    host, _, rest = copy.name.rpartition("-")[0].rpartition("-")
+    try:
+        if host == socket.gethostname() and not _alive(int(rest)):
+            return True
+        return time.time() - copy.stat().st_mtime > STALE_RUN_SECONDS
+    except (ValueError, OSError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_build_complete(build: Path) -> None:
+    """Record that the build's binary is complete (its size and modification time)."""
+    binary = build / "main"
+    stat = binary.stat()
+    (build / BUILD_MARKER).write_text(json.dumps([stat.st_size, stat.st_mtime_ns]))
+
+
+def build_is_complete(build: Path) -> bool:
+    """Whether the build holds the binary its last completed compile left."""
+    try:
+        size, mtime = json.loads((build / BUILD_MARKER).read_text())
+        stat = (build / "main").stat()
+    except (OSError, ValueError, TypeError):
+        return False
+    return stat.st_size == size > 0 and stat.st_mtime_ns == mtime
+
+
+def discard_broken_build(build: Path) -> None:
+    """Delete a build whose last compile did not complete (killed, full disk): one warning."""
+    if build.exists() and (build / "main").exists() and not build_is_complete(build):
+        log.warning("the cached build %s is incomplete (interrupted compile); rebuilding", build)
+        shutil.rmtree(build, ignore_errors=True)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type if it has none)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def last_lines(path: Path, count: int = 3) -> str:
+    """``; last output: ...`` with the last lines of a file, or nothing."""
+    try:
+        lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
+    except OSError:
+        return ""
+    lines = [line for line in lines if line][-count:]
+    return f"; last output: {' | '.join(lines)}" if lines else ""
 
 
 def private_run_copies() -> list[Path]:
@@ -219,6 +314,9 @@ def check_binary_output(stdout: Path) -> None:
         raise BrainsnnError(f"the compiled simulation failed: {problems[0]}")
 
 
+#: File in a build directory written after a completed compile (size, mtime of ``main``).
+BUILD_MARKER = ".brainsnn-complete"
+log = logging.getLogger("brainsnn")
 _ACTIVE: dict[str, object] = {}
 _RUN_COPIES: list[Path] = []
 STALE_RUN_SECONDS = 24 * 3600

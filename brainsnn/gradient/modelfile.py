@@ -17,11 +17,12 @@ from typing import Literal
 
 import numpy as np
 import sympy
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from brainsnn.core.errors import ConfigError
+from brainsnn.core.errors import BrainsnnError, ConfigError
+from brainsnn.core.expressions import check_expression, evaluate_expression
 from brainsnn.core.modellib import MODEL_DIR
-from brainsnn.core.yamlfile import load_model
+from brainsnn.core.yamlfile import is_file, load_model
 
 Firing = Literal[
     "threshold",
@@ -45,7 +46,7 @@ _RESERVED = {INPUT_NAME, "t", "dt", "i", "N"}
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Surrogate(_Strict):
@@ -65,6 +66,17 @@ class GradientParameter(_Strict):
         description="initial value: a number, a NumPy expression of numbers (exp(-1/5)), or "
         "uniform(low, high) drawn per neuron"
     )
+
+    @field_validator("value")
+    @classmethod
+    def _an_expression(cls, value: float | str) -> float | str:
+        if isinstance(value, str):
+            try:
+                check_expression(value, ("uniform",))
+            except BrainsnnError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
     trainable: Literal["neuron", "layer"] | None = Field(
         None, description="trained with one value per neuron or one per layer; null = constant"
     )
@@ -246,7 +258,7 @@ def resolve_model_path(name: str) -> Path:
 def load_neuron(name: str, firing: Firing | None = None) -> NeuronModel:
     """Load and check a gradient neuron model file; ``firing`` overrides the file's firing."""
     path = resolve_model_path(name)
-    if not path.is_file():
+    if not is_file(path):
         available = sorted(p.stem for p in (MODEL_DIR / "gradient").glob("*.yaml"))
         raise ConfigError(
             f"gradient neuron '{name}' not found ({path}); available: "
@@ -271,9 +283,8 @@ def initial_parameter(value: float | str, size: int, rng: np.random.Generator) -
     """The initial value of a parameter for ``size`` neurons (float64 array)."""
     if isinstance(value, (int, float)):
         return np.full(size, float(value))
-    text = value.strip()
-    if text.startswith("uniform(") and text.endswith(")"):
-        low, high = (float(sympy.sympify(part).evalf()) for part in text[8:-1].split(","))
+    result = evaluate_expression(value, {}, {"uniform": lambda low, high: (low, high)})
+    if isinstance(result, tuple):  # uniform(low, high): one draw per neuron
+        low, high = (float(bound) for bound in result)
         return rng.uniform(low, high, size)
-    number = float(sympy.sympify(text).evalf())
-    return np.full(size, number)
+    return np.full(size, float(result))

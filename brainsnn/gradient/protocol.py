@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from brainsnn.core.protocol import OutputSection, Section, TraceSection, sweep_field
-from brainsnn.core.units import check_quantity
+from brainsnn.core.units import check_duration
 from brainsnn.devices.section import DeviceSection
 from brainsnn.gradient.modelfile import Firing
 
@@ -52,7 +52,7 @@ class GradientData(Section):
     @field_validator("dt", mode="before")
     @classmethod
     def _time(cls, value: object) -> float:
-        return check_quantity(value, "second")
+        return check_duration(value)
 
 
 class LayerSection(Section):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from brainsnn.core.errors import ConfigError
+import numpy as np
+
+from brainsnn.core.errors import BrainsnnError, ConfigError
 from brainsnn.core.protocol import Source
-from brainsnn.gradient.modelfile import NeuronModel, load_neuron
+from brainsnn.gradient.modelfile import NeuronModel, initial_parameter, load_neuron
 from brainsnn.gradient.protocol import GradientProtocol
 
 
@@ -28,5 +30,10 @@ def resolve_layers(protocol: GradientProtocol, source: Source) -> tuple[NeuronMo
                 f"{where}: {key}.parameters: unknown {sorted(unknown)}; {section.neuron} defines "
                 f"{', '.join(sorted(model.spec.parameters)) or 'no parameters'}"
             )
+        for name, value in section.parameters.items():
+            try:  # a number, an expression of numbers or uniform(low, high)
+                initial_parameter(value, 1, np.random.default_rng(0))
+            except (BrainsnnError, TypeError, ValueError) as exc:
+                raise ConfigError(f"{where}: {key}.parameters.{name}: {exc}") from None
         models.append(model)
     return tuple(models)

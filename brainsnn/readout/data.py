@@ -8,7 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from brainsnn.core.errors import ConfigError, DataError
-from brainsnn.core.splits import kfold_split, stratified_split, stratified_subset
+from brainsnn.core.splits import (
+    check_samples,
+    kfold_split,
+    stratified_split,
+    stratified_subset,
+)
 from brainsnn.data import (
     load_digits_dataset,
     load_idx_dataset,
@@ -99,6 +104,7 @@ def _subset(
 def prepare_data(protocol: Protocol) -> PreparedData:
     """Load, split (stratified) and encode the protocol's data on the input time grid."""
     train_t, train_y, test_t, test_y, default_steps = _load_times(protocol)
+    check_samples(train_t, train_y, test_t, test_y)
     data = protocol.data
     train_t, train_y = _subset(train_t, train_y, data.train_subset, data.split_seed)
     test_t, test_y = _subset(test_t, test_y, data.test_subset, data.split_seed)

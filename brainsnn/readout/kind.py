@@ -41,6 +41,30 @@ def _report(experiment: Experiment, data: xr.Dataset, directory: Path) -> list[s
     ]
 
 
+def _check(experiment: Experiment) -> None:
+    """Build a two-input, two-class version of the network and let Brian2 check its code."""
+    from brainsnn.engine.check import check_network
+    from brainsnn.readout.experiment import resolve_duration
+    from brainsnn.readout.layout import ReadoutLayout
+    from brainsnn.readout.network import build_network
+
+    protocol, models = experiment.protocol, experiment.resolved
+    traces = protocol.recording.traces
+    layout = ReadoutLayout(
+        n_inputs=2,
+        n_classes=2,
+        neurons_per_class=protocol.network.neurons_per_class,
+        n_nontarget=protocol.network.nontarget_per_class,
+        n_input_steps=protocol.encoding.time_steps or 16,
+        chunk_size=1,
+        sample_duration_s=resolve_duration(protocol),
+        model_texts=models.texts,
+        trace_variables=(traces.potential, traces.threshold) if traces else (),
+    )
+    composed = dict(models.composed)
+    check_network(lambda: build_network(layout, composed), composed, experiment.source.path)
+
+
 def _final_scores(data: xr.Dataset) -> dict[str, float]:
     return {
         "test_accuracy": float(data.test_accuracy[-1]),
@@ -60,6 +84,7 @@ KIND = Kind(
     prepare=_prepare,
     run=_run,
     report=_report,
+    check=_check,
     summary=model_files_summary,
     final_scores=_final_scores,
     variables=READOUT_VARIABLES,

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from brainsnn.core.protocol import OutputSection, Section, TraceSection, sweep_field
-from brainsnn.core.units import check_quantity
+from brainsnn.core.units import check_duration
 from brainsnn.devices.section import DeviceSection
 
 DEFAULT_MODELS = [
@@ -87,7 +87,7 @@ class EncodingSection(Section):
     @field_validator("sample_duration")
     @classmethod
     def _is_time(cls, value: str) -> str:
-        check_quantity(value, "second")
+        check_duration(value)
         return value
 
 

@@ -19,7 +19,11 @@ def resolve_readout(protocol: Protocol, source: Source) -> ModelSet:
         READOUT_STAGES,
         "readout",
     )
-    models.require_variables(READOUT_REQUIRED_VARIABLES, "readout", source)
+    required = dict(READOUT_REQUIRED_VARIABLES)
+    traces = protocol.recording.traces
+    if traces is not None:  # the traced variables must exist too
+        required["outputs"] = (*required["outputs"], traces.potential, traces.threshold)
+    models.require_variables(required, "readout", source)
     return models
 
 

@@ -88,6 +88,7 @@ def _run_here(protocol_path: str, overrides: list[str], directory: str) -> None:
     from brainsnn.protocol import load_protocol
     from brainsnn.run import run_protocol
 
+    (Path(directory) / ERROR_LOG).unlink(missing_ok=True)  # a killed attempt's, now stale
     protocol = load_protocol(protocol_path, overrides)
     resume = (Path(directory) / CHECKPOINT).exists()
     run_protocol(protocol, out=directory, resume=resume, show_progress=False)
@@ -113,10 +114,16 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def _interrupt(number: int, frame: object) -> None:
+    """SIGTERM as Ctrl-C: the compiled child is killed and the run stays resumable."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str]) -> int:
     """``python -m brainsnn.sweeps.tasks SPEC_JSON ERROR_FILE``: one run; errors as JSON."""
     spec, error_file = json.loads(argv[0]), Path(argv[1])
     _exit_with_parent()
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         _run_here(spec["protocol"], spec["overrides"], spec["directory"])
     except BrainsnnError as exc:

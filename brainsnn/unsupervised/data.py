@@ -8,7 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from brainsnn.core.errors import ConfigError, DataError
-from brainsnn.core.splits import kfold_split, stratified_split, stratified_subset
+from brainsnn.core.splits import (
+    check_samples,
+    kfold_split,
+    stratified_split,
+    stratified_subset,
+)
 from brainsnn.data import DIGITS_MAX_VALUE, MNIST_MAX_VALUE, load_digits_dataset, load_idx_dataset
 from brainsnn.unsupervised.encodings import encode_for_network
 from brainsnn.unsupervised.protocol import UnsupervisedData, UnsupervisedProtocol
@@ -67,6 +72,7 @@ def prepare_unsupervised_data(protocol: UnsupervisedProtocol) -> PreparedImages:
     """Images of the chosen classes, subsets, and their encoding as input values."""
     data, encoding = protocol.data, protocol.encoding
     train_x, train_y, test_x, test_y = load_images(data)
+    check_samples(train_x, train_y, test_x, test_y)
     if data.classes is not None:
         missing = sorted(set(data.classes) - set(np.unique(train_y).tolist()))
         if missing:

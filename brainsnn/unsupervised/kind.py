@@ -50,6 +50,33 @@ def _report(experiment: Experiment, data: xr.Dataset, directory: Path) -> list[s
     return lines
 
 
+def _check(experiment: Experiment) -> None:
+    """Build a four-input version of the network and let Brian2 check its code."""
+    from brainsnn.core.units import check_quantity
+    from brainsnn.engine.check import check_network
+    from brainsnn.unsupervised.layout import UnsupervisedLayout
+    from brainsnn.unsupervised.network import build_unsupervised_network
+
+    protocol, models = experiment.protocol, experiment.resolved
+    network, traces = protocol.network, protocol.recording.traces
+    layout = UnsupervisedLayout(
+        n_inputs=4,
+        n_outputs=network.outputs,
+        n_inhibitory=network.outputs if network.inhibitory else 0,
+        present_steps=protocol.encoding.present_steps,
+        rest_steps=protocol.encoding.rest_steps,
+        dt_s=check_quantity(protocol.encoding.dt, "second"),
+        chunk_size=1,
+        presentations=1,
+        model_texts=models.texts,
+        trace_variables=(traces.potential, traces.threshold) if traces else (),
+    )
+    composed = dict(models.composed)
+    check_network(
+        lambda: build_unsupervised_network(layout, composed), composed, experiment.source.path
+    )
+
+
 def _final_scores(data: xr.Dataset) -> dict[str, float]:
     validation = float(data.validation_accuracy) if "validation_accuracy" in data else math.nan
     return {
@@ -70,6 +97,7 @@ KIND = Kind(
     prepare=_prepare,
     run=_run,
     report=_report,
+    check=_check,
     summary=model_files_summary,
     final_scores=_final_scores,
     variables=UNSUPERVISED_VARIABLES,

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from brainsnn.core.protocol import OutputSection, Section, TraceSection, sweep_field
-from brainsnn.core.units import check_quantity
+from brainsnn.core.units import check_duration
 from brainsnn.devices.section import DeviceSection
 
 DEFAULT_MODELS = [
@@ -99,7 +99,7 @@ class UnsupervisedEncoding(Section):
     @field_validator("dt")
     @classmethod
     def _is_time(cls, value: str) -> str:
-        check_quantity(value, "second")
+        check_duration(value)
         return value
 
 

@@ -28,5 +28,9 @@ def resolve_unsupervised(protocol: UnsupervisedProtocol, source: Source) -> Mode
                 f"{source.where('network', 'models')}: network.models: {role}: epoch_start, "
                 "epoch_end and sample_masks are readout-kind keys"
             )
-    models.require_variables(REQUIRED_VARIABLES, "unsupervised", source)
+    required = dict(REQUIRED_VARIABLES)
+    traces = protocol.recording.traces
+    if traces is not None:  # the traced variables must exist too
+        required["outputs"] = (*required["outputs"], traces.potential, traces.threshold)
+    models.require_variables(required, "unsupervised", source)
     return models
