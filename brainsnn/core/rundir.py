@@ -77,8 +77,9 @@ def check_run_directory(directory: Path, resume: bool, protocol: dict | None = N
     """Lock the run directory for this run; refuse to overwrite a run; with ``resume``, require
     its checkpoint and, if ``protocol`` (a protocol's ``model_dump()``) is given, the protocol
     the run was started with (except the sections in RESUMABLE_CHANGES)."""
-    lock_run_directory(directory)
-    remove_stale_temporaries(directory)
+    if directory.exists():  # a new directory is created (and locked) by open_run_directory
+        lock_run_directory(directory)
+        remove_stale_temporaries(directory)
     checkpoint = directory / CHECKPOINT
     if resume and not checkpoint.exists():
         raise BrainsnnError(f"--resume: no checkpoint in {directory}")
@@ -114,8 +115,9 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:
 
 
 def open_run_directory(directory: Path, protocol: BaseModel) -> None:
-    """Create the run directory, send the log to its run.log, save the validated protocol."""
+    """Create and lock the run directory, send the log to its run.log, save the protocol."""
     directory.mkdir(parents=True, exist_ok=True)
+    lock_run_directory(directory)
     attach_log(directory / "run.log")
     (directory / "protocol.yaml").write_text(yaml.safe_dump(protocol.model_dump(), sort_keys=False))
 
