@@ -244,3 +244,58 @@ def test_accepted_mutations_run_one_epoch_without_traceback(tmp_path):
         assert result.exit_code in (0, 1, 2) and "Traceback" not in result.output
         ran += 1
     assert ran == 2
+
+
+# --- data no run can use ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "problem, expected",
+    [
+        ("empty", "holds no samples"),
+        ("negative", "labels must be integers from 0"),
+        ("nan", "NaN or infinite"),
+        ("features", "training samples have shape"),
+    ],
+)
+def test_unusable_data_is_a_one_line_error(tmp_path, problem, expected):
+    rng = np.random.default_rng(0)
+    train_t, train_y = rng.uniform(0, 1, (40, 6)), np.arange(40) % 2
+    test_t, test_y = rng.uniform(0, 1, (20, 6)), np.arange(20) % 2
+    if problem == "empty":
+        test_t, test_y = test_t[:0], test_y[:0]
+    elif problem == "negative":
+        train_y = train_y - 1
+    elif problem == "nan":
+        train_t[3, 2] = np.nan
+    else:
+        test_t = test_t[:, :5]
+    protocol = copy.deepcopy(BASES["readout"])
+    protocol["data"] = {
+        "source": "spikingdataset",
+        "train_file": str(_arrays(tmp_path / "train.npy", train_t, train_y)),
+        "test_file": str(_arrays(tmp_path / "test.npy", test_t, test_y)),
+    }
+    path = tmp_path / "protocol.yaml"
+    path.write_text(yaml.safe_dump(protocol))
+    result = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def _arrays(path: Path, times: np.ndarray, labels: np.ndarray) -> Path:
+    """A SpikingDataset file (SpikeNN's pickled dict) holding exactly these times and labels."""
+    from brainsnn.data import features_to_spiking_dataset
+
+    if len(times) == 0:
+        empty = {"shape": (0, times.shape[1]), "max_time": 1.0, "data": [], "labels": labels}
+        np.save(path, empty, allow_pickle=True)
+        return path
+    dataset = features_to_spiking_dataset(np.nan_to_num(times, nan=0.5), np.abs(labels))
+    dataset["labels"] = np.asarray(labels)  # as given, even negative
+    for row, sample in enumerate(dataset["data"]):
+        if np.isnan(times[row]).any():
+            sample["timestamps"][0] = np.nan
+    np.save(path, dataset, allow_pickle=True)
+    return path.with_suffix(".npy") if path.suffix != ".npy" else path

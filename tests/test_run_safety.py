@@ -22,8 +22,8 @@ from brainsnn.devices.runners import (
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [
-    "data.train_subset=100", "data.test_subset=40", "training.max_epochs=3",
-    "training.chunk_size=50", "device.name=runtime",
+    "data.train_subset=100", "data.test_subset=30", "training.max_epochs=2",
+    "training.chunk_size=30", "device.name=runtime",
 ]  # fmt: skip
 
 

@@ -7,6 +7,7 @@ the :class:`ModelSet` it returns, which the loaded experiment carries down.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,12 +75,10 @@ class ModelSet:
         self, required: dict[str, tuple[str, ...]], kind: str, source: Source
     ) -> None:
         """ConfigError if a role's equations do not parse, or lack a variable the kind reads."""
-        from brian2 import Equations
-
         for role, names in required.items():
             text = "\n".join(self.composed[role].equations)
             try:
-                declared = Equations(text).names
+                declared = _declared_names(text)
             except Exception as exc:  # Brian2's parse errors: one line, naming the role
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise ConfigError(
@@ -216,3 +215,11 @@ def _check_expressions(composed: dict[str, ComposedGroup], source: Source) -> No
             except BrainsnnError as exc:
                 where = source.where("network", "models")
                 raise ConfigError(f"{where}: network.models: {role}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _declared_names(equations: str) -> frozenset[str]:
+    """The variables Brian2 parses out of an equations text (cached: protocols share models)."""
+    from brian2 import Equations
+
+    return frozenset(Equations(equations).names)

@@ -54,6 +54,8 @@ def features_to_spiking_dataset(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     y = np.asarray(y)
     if x.ndim < 2 or y.ndim != 1 or len(x) != len(y):
         raise DataError(f"features must be (n, D) and labels (n,), got {x.shape} and {y.shape}")
+    if len(x) == 0:
+        raise DataError("no samples to convert")
     x = x.reshape(len(x), -1)
     if x.shape[1] > np.iinfo(np.int16).max + 1:
         raise DataError(f"{x.shape[1]} features do not fit SpikeNN's int16 indices")

@@ -47,21 +47,19 @@ def check_assignments(composed: Mapping[str, ComposedGroup], groups: Mapping[str
                     )
 
 
-def check_network(
-    build: Callable[[], object], composed: Mapping[str, ComposedGroup], where: str
-) -> None:
+def check_network(build: Callable[[], object], where: str) -> None:
     """Build a network on the runtime device and let Brian2 prepare its code (units, names,
     equations, resets, pathways) without running a step; ConfigError in one line if it refuses.
 
-    ``build`` returns an object with ``network``, ``namespace`` and ``groups`` (by role).
+    ``build`` returns an object with ``network`` and ``namespace`` (a BuiltNetwork).
     """
     b2.set_device("runtime")
     b2.prefs.codegen.target = "numpy"
     b2.BrianLogger.suppress_name("unused_brian_object")  # a failed build leaves objects behind
-    with model_code_errors(where):
-        built = build()
-        try:
-            check_assignments(composed, built.groups)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-        built.network.run(0 * b2.second, namespace=built.namespace)  # prepares, runs no step
+    try:
+        with model_code_errors(where):
+            built = build()  # the kinds' builders also run check_assignments
+            built.network.run(0 * b2.second, namespace=built.namespace)  # prepares, no step
+    except ConfigError as exc:
+        message = str(exc)
+        raise ConfigError(message if message.startswith(where) else f"{where}: {message}") from None

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from tqdm import tqdm
 
 from brainsnn.core.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from brainsnn.core.errors import ConfigError
 from brainsnn.core.experiment import Experiment
+from brainsnn.core.progress import progress_bar
 from brainsnn.core.provenance import basic_provenance
 from brainsnn.core.results import make_dataset, trace_values, with_trace_coordinates, write_atomic
 from brainsnn.core.rundir import RESULTS, check_run_directory, open_run_directory
@@ -161,22 +161,17 @@ class GradientRun:
         batches = _batches(len(data.train), protocol.training.batch_size, rng)
         losses, correct = [], 0
         started = time.perf_counter()
-        bar = tqdm(
-            batches,
-            desc=f"epoch {epoch}",
-            unit="batch",
-            disable=not self.show_progress,
-            leave=False,
-        )
         state = progress.state
-        for index, batch in enumerate(bar):
-            x = data.dense(data.train, batch, rng)
-            labels = data.train.labels[batch]
-            key = jax.random.fold_in(jax.random.fold_in(self.key, epoch), index)
-            state, loss, hits = self.trainer.train_step(state, x, labels, key)
-            losses.append(float(loss))
-            correct += int(hits)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        with progress_bar(len(batches), f"epoch {epoch}", self.show_progress, unit="batch") as bar:
+            for index, batch in enumerate(batches):
+                x = data.dense(data.train, batch, rng)
+                labels = data.train.labels[batch]
+                key = jax.random.fold_in(jax.random.fold_in(self.key, epoch), index)
+                state, loss, hits = self.trainer.train_step(state, x, labels, key)
+                losses.append(float(loss))
+                correct += int(hits)
+                bar.set_postfix(loss=f"{losses[-1]:.3f}")
+                bar.update()
         seconds = time.perf_counter() - started
         progress.state = state
         validation = float("nan")

@@ -62,7 +62,7 @@ def _check(experiment: Experiment) -> None:
         trace_variables=(traces.potential, traces.threshold) if traces else (),
     )
     composed = dict(models.composed)
-    check_network(lambda: build_network(layout, composed), composed, experiment.source.path)
+    check_network(lambda: build_network(layout, composed), experiment.source.path)
 
 
 def _final_scores(data: xr.Dataset) -> dict[str, float]:

@@ -13,6 +13,7 @@ import brian2 as b2
 import numpy as np
 
 from brainsnn.core.modellib import STAGES, ComposedGroup, check_roles
+from brainsnn.engine.check import check_assignments
 from brainsnn.engine.groups import (
     link_layer_variables,
     parameter_equations,
@@ -207,6 +208,7 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
     )
     _connect(layout, groups)
     set_chunk_start_values(groups, composed)
+    check_assignments(composed, groups)  # a misspelt variable would do nothing
     outputs = groups["outputs"]
     outputs.idx = "i"
     outputs.class_id = layout.class_of_neuron()

@@ -25,6 +25,7 @@ import numpy as np
 
 from brainsnn.core.errors import ConfigError
 from brainsnn.core.modellib import ComposedGroup, check_roles
+from brainsnn.engine.check import check_assignments
 from brainsnn.engine.groups import link_layer_variables, parameter_equations, set_chunk_start_values
 from brainsnn.engine.traces import TRACE_EQUATIONS, trace_condition, trace_monitor
 from brainsnn.unsupervised.layout import (
@@ -318,6 +319,7 @@ def build_unsupervised_network(
         synapses["feedforward"].delay = np.asarray(delays)[order] * b2.second
     groups.update(synapses)
     set_chunk_start_values(groups, composed)
+    check_assignments(composed, groups)  # a misspelt variable would do nothing
     outputs, layer = groups["outputs"], groups["layer"]
     outputs.idx = "i"
     for role in ("inputs", "outputs", "inhibitory"):
