@@ -181,10 +181,16 @@ def ranking_lines(summary: xr.Dataset, top: int | None = None) -> list[str]:
         for rank, i in enumerate(order, start=1)
     ]
     widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header))]
-    return [
+    lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in [header, *rows]
     ]
+    if np.all(np.isnan(validation)):
+        lines.append(
+            "(no validation set: the points are not ranked; give the protocol one, e.g. "
+            "--set data.validation_fraction=0.1)"
+        )
+    return lines
 
 
 def _text(value: Any) -> str:
