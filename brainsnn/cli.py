@@ -135,7 +135,14 @@ def run(
 @main.command()
 @PROTOCOL
 @SET
-def validate(protocol: Path, overrides: tuple[str, ...]) -> None:
+@click.option(
+    "--data",
+    "read_data",
+    is_flag=True,
+    help="Also read, check and encode the data (files present, labels from 0, equal sample "
+    "shapes, no NaN), as a run does before it writes anything.",
+)
+def validate(protocol: Path, overrides: tuple[str, ...], read_data: bool) -> None:
     """Check PROTOCOL, its model files and their Brian2 code without running anything."""
     from brainsnn.kinds import get_kind
 
@@ -143,7 +150,9 @@ def validate(protocol: Path, overrides: tuple[str, ...]) -> None:
     kind = get_kind(loaded.kind)
     if kind.check is not None:
         kind.check(loaded)
-    click.echo(f"{protocol}: {kind.summary(loaded)}")
+    if read_data:
+        kind.prepare(loaded.protocol)
+    click.echo(f"{protocol}: {kind.summary(loaded)}{', data read' if read_data else ''}")
 
 
 @main.command()

@@ -27,3 +27,21 @@ def test_an_unknown_kind_is_a_one_line_error(tmp_path):
     path.write_text("kind: supervised\nname: x\n")
     with pytest.raises(ConfigError, match="unknown protocol kind 'supervised'; choose readout"):
         load_protocol(path)
+
+
+def test_validate_lets_brian2_check_the_code_and_reads_the_data_on_request(tmp_path):
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from brainsnn.cli import main
+
+    digits = Path(__file__).resolve().parent.parent / "protocols" / "ncg_digits.yaml"
+    result = CliRunner().invoke(main, ["validate", str(digits), "--data"])
+    assert result.exit_code == 0 and result.output.strip().endswith("data read"), result.output
+    missing = CliRunner().invoke(
+        main, ["validate", str(digits), "--data", "--set", "data.source=idx",
+               "--set", f"data.path={tmp_path}"],
+    )  # fmt: skip
+    assert missing.exit_code == 2 and "train split not found" in missing.output
+    assert len(missing.output.strip().splitlines()) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,8 +56,9 @@ class Kind:
     schema: type[BaseModel]  # the protocol schema (its ``kind`` field names this kind)
     #: read and check the model files once: (protocol, source) -> what the engine needs
     resolve: Callable[[BaseModel, Source], Any]
-    #: load and encode the data (fails early, before a run directory is written)
-    prepare: Callable[[Experiment], Any]
+    #: load, check and encode the protocol's data (``brainsnn validate --data``; the run does
+    #: the same before it writes anything)
+    prepare: Callable[[BaseModel], Any]
     #: run in a directory: (experiment, directory, resume, show_progress) -> results dataset
     run: Callable[[Experiment, Path, bool, bool], xr.Dataset]
     #: lines printed after a run: (experiment, results, directory) -> lines
@@ -94,3 +96,14 @@ def show_with_parameters(experiment: Experiment) -> dict[str, Any]:
 def fold_and_seed_overrides(k: int, fold: int) -> tuple[str, ...]:
     """The overrides that make a run fold ``fold`` of ``k``, seeded with the fold (SpikeNN)."""
     return (f"data.folds={k}", f"data.fold={fold}", f"seed={fold}")
+
+
+def deferred(module: str, name: str) -> Callable[..., Any]:
+    """``module.name``, imported when first called: a kind's engine (Brian2, JAX) loads only
+    when the kind runs, not when the registry lists it."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call

@@ -7,22 +7,16 @@ from typing import Any
 
 import xarray as xr
 
-from brainsnn.core.experiment import Experiment, Kind
+from brainsnn.core.experiment import Experiment, Kind, deferred
 from brainsnn.gradient.protocol import GradientProtocol
 from brainsnn.gradient.resolve import resolve_layers
 from brainsnn.gradient.results import GRADIENT_VARIABLES
 
 
-def _prepare(experiment: Experiment) -> Any:
+def _prepare(protocol: GradientProtocol) -> Any:
     from brainsnn.gradient.data import load_gradient_data
 
-    return load_gradient_data(experiment.protocol.data, experiment.protocol.seed)
-
-
-def _run(experiment: Experiment, directory: Path, resume: bool, show_progress: bool) -> xr.Dataset:
-    from brainsnn.gradient.experiment import run_gradient_protocol
-
-    return run_gradient_protocol(experiment, directory, resume, show_progress)
+    return load_gradient_data(protocol.data, protocol.seed)
 
 
 def _report(experiment: Experiment, data: xr.Dataset, directory: Path) -> list[str]:
@@ -68,7 +62,7 @@ KIND = Kind(
     schema=GradientProtocol,
     resolve=resolve_layers,
     prepare=_prepare,
-    run=_run,
+    run=deferred("brainsnn.gradient.experiment", "run_gradient_protocol"),
     report=_report,
     summary=_summary,
     final_scores=_final_scores,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import xarray as xr
 
 from brainsnn.core.experiment import (
     Experiment,
     Kind,
+    deferred,
     fold_and_seed_overrides,
     model_files_summary,
     show_with_parameters,
@@ -17,18 +17,6 @@ from brainsnn.core.experiment import (
 from brainsnn.readout.protocol import Protocol
 from brainsnn.readout.resolve import resolve_readout
 from brainsnn.readout.results import READOUT_VARIABLES
-
-
-def _prepare(experiment: Experiment) -> Any:
-    from brainsnn.readout.data import prepare_data
-
-    return prepare_data(experiment.protocol)
-
-
-def _run(experiment: Experiment, directory: Path, resume: bool, show_progress: bool) -> xr.Dataset:
-    from brainsnn.readout.experiment import run_readout_protocol
-
-    return run_readout_protocol(experiment, directory, resume, show_progress)
 
 
 def _report(experiment: Experiment, data: xr.Dataset, directory: Path) -> list[str]:
@@ -81,8 +69,8 @@ KIND = Kind(
     description="the NCG readout: supervised STDP rules on first-spike inputs",
     schema=Protocol,
     resolve=resolve_readout,
-    prepare=_prepare,
-    run=_run,
+    prepare=deferred("brainsnn.readout.data", "prepare_data"),
+    run=deferred("brainsnn.readout.experiment", "run_readout_protocol"),
     report=_report,
     check=_check,
     summary=model_files_summary,

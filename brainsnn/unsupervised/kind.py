@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import xarray as xr
 
 from brainsnn.core.experiment import (
     Experiment,
     Kind,
+    deferred,
     fold_and_seed_overrides,
     model_files_summary,
     show_with_parameters,
@@ -18,18 +18,6 @@ from brainsnn.core.experiment import (
 from brainsnn.unsupervised.protocol import UnsupervisedProtocol
 from brainsnn.unsupervised.resolve import resolve_unsupervised
 from brainsnn.unsupervised.results import UNSUPERVISED_VARIABLES
-
-
-def _prepare(experiment: Experiment) -> Any:
-    from brainsnn.unsupervised.data import prepare_unsupervised_data
-
-    return prepare_unsupervised_data(experiment.protocol)
-
-
-def _run(experiment: Experiment, directory: Path, resume: bool, show_progress: bool) -> xr.Dataset:
-    from brainsnn.unsupervised.experiment import run_unsupervised_protocol
-
-    return run_unsupervised_protocol(experiment, directory, resume, show_progress)
 
 
 def _report(experiment: Experiment, data: xr.Dataset, directory: Path) -> list[str]:
@@ -92,8 +80,8 @@ KIND = Kind(
     description="WTA-STDP networks trained without labels, labels assigned afterwards",
     schema=UnsupervisedProtocol,
     resolve=resolve_unsupervised,
-    prepare=_prepare,
-    run=_run,
+    prepare=deferred("brainsnn.unsupervised.data", "prepare_unsupervised_data"),
+    run=deferred("brainsnn.unsupervised.experiment", "run_unsupervised_protocol"),
     report=_report,
     check=_check,
     summary=model_files_summary,
