@@ -12,6 +12,7 @@ import yaml
 
 from brainsnn import __version__
 from brainsnn.core.errors import BrainsnnError
+from brainsnn.core.signals import stop_on_sigterm
 from brainsnn.devices import describe_devices, device_names
 
 PROTOCOL = click.argument("protocol", type=click.Path(dir_okay=False, path_type=Path))
@@ -47,10 +48,6 @@ class FriendlyGroup(click.Group):
             sys.exit(130)
 
 
-def _terminate(number: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 @click.group(cls=FriendlyGroup)
 @click.version_option(__version__, prog_name="brainsnn")
 def main() -> None:
@@ -62,9 +59,7 @@ def main() -> None:
     # Brian2 chains its Ctrl-C handler to the one it finds at import; a process started in the
     # background inherits "ignore", which it cannot call. Give it Python's default first.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    # SIGTERM too ends a run like Ctrl-C: Python's subprocess kills the compiled child on the
-    # KeyboardInterrupt, and the run stays resumable from its last checkpoint.
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_sigterm()
 
 
 def _load(

@@ -92,15 +92,6 @@ class ModelSet:
                     f"reads {role} variable(s) {', '.join(missing)}, which no model file declares"
                 )
 
-    def require_parameters(self, names: tuple[str, ...], kind: str) -> None:
-        """ConfigError if a parameter the kind's code needs is defined by no model file."""
-        missing = [name for name in names if name not in self.parameters]
-        if missing:
-            raise ConfigError(
-                f"the {kind} kind needs parameter(s) {', '.join(missing)}, which none of the "
-                f"model files ({', '.join(self.names)}) defines"
-            )
-
 
 def read_model_files(names: list[str], source: Source) -> tuple[tuple, tuple]:
     """((name, text), ...) and the validated files; errors name the network.models entry."""

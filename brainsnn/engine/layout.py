@@ -1,22 +1,11 @@
-"""The build contract of chunked networks: a layout fixes a compiled build, named by its key."""
+"""The build contract of chunked networks: a layout (everything compiled into a build: sizes,
+schedule, model texts) is named by its key, and equal keys share one compiled build; values that
+change between chunks (state, parameters, inputs) are handed in through ``run_args``."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Protocol
-
-
-class ChunkedLayout(Protocol):
-    """What every kind's layout offers: equal keys share one compiled build.
-
-    A layout holds everything compiled into a build (sizes, schedule, model texts); values that
-    change between chunks (state, parameters, inputs) are handed in through ``run_args``.
-    """
-
-    def key(self) -> str:
-        """Short name of the build directory of this layout."""
-        ...
 
 
 def build_key(description: object, prefix: str = "") -> str:

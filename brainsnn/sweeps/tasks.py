@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from brainsnn.core.errors import BrainsnnError
+from brainsnn.core.signals import stop_on_sigterm
 
 RESULTS = "results.nc"
 ERROR_LOG = "error.log"
@@ -114,16 +115,11 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _interrupt(number: int, frame: object) -> None:
-    """SIGTERM as Ctrl-C: the compiled child is killed and the run stays resumable."""
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str]) -> int:
     """``python -m brainsnn.sweeps.tasks SPEC_JSON ERROR_FILE``: one run; errors as JSON."""
     spec, error_file = json.loads(argv[0]), Path(argv[1])
     _exit_with_parent()
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_sigterm()
     try:
         _run_here(spec["protocol"], spec["overrides"], spec["directory"])
     except BrainsnnError as exc:
