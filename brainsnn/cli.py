@@ -1,4 +1,4 @@
-"""The ``brainsnn`` command line: run, validate, show, doctor, data convert."""
+"""The ``brainsnn`` command line: run, validate, show, doctor, data, import, sweeps."""
 
 from __future__ import annotations
 
@@ -197,6 +197,64 @@ def convert(features: Path, labels: Path, output: Path) -> None:
 
     count = convert_features(features, labels, output)
     click.echo(f"wrote {count} samples to {output}")
+
+
+@main.group("import")
+def import_group() -> None:
+    """Turn other programs' configurations into protocols."""
+
+
+@import_group.command("spikenn-config")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--features",
+    metavar="DIR",
+    help="Folder of SpikeNN's trainset.npy and testset.npy "
+    "[default: ~/data/spikenn/<extractor>/<dataset> from the config's path].",
+)
+@click.option(
+    "--classes",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Number of classes C [default: from the config's dataset folder, e.g. F-MNIST: 10].",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Protocol file to write ('-': standard output) [default: NAME.yaml here].",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+def import_spikenn_config(
+    config: Path, features: str | None, classes: int | None, output: Path | None, force: bool
+) -> None:
+    """Write a protocol from a SpikeNN readout CONFIG (JSON), key by key.
+
+    SpikeNN's defaults fill absent keys and its quirks are kept (a missing use_two_thr runs
+    CR-2); lists of values (its grid-search files) become a sweep: for 'brainsnn gridsearch'.
+    A key brainsnn cannot honour is refused. The protocol is validated before it is written.
+    """
+    from brainsnn.protocol import load_protocol
+    from brainsnn.spikenn_configs import import_file, render
+
+    imported, origin = import_file(config, features=features, n_classes=classes)
+    text = render(imported, origin)
+    if output == Path("-"):
+        click.echo(text, nl=False)
+        return
+    output = output or Path(f"{config.stem}.yaml")
+    if output.exists() and not force:
+        raise BrainsnnError(f"{output} exists: choose another --output, or --force")
+    partial = output.with_name(f".{output.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    try:
+        load_protocol(partial)
+    except BrainsnnError:
+        partial.unlink()
+        raise
+    partial.replace(output)
+    click.echo(f"wrote {output}; run it with: brainsnn run {output}")
 
 
 @data.command("spoken-digits")

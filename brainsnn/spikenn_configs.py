@@ -1,137 +1,49 @@
-"""SpikeNN's published readout configurations (ncg.md §8) as brainsnn protocols.
+"""Import SpikeNN readout configurations (its JSON files) as brainsnn protocols.
 
-The §8 tables are pasted below verbatim and parsed into :data:`ROWS`, one :class:`Row` per
-(extractor, dataset, config); CIFAR-100 rows are the CIFAR-10 rows with N ×10. :func:`protocol`
-turns a row into a protocol mapping and :func:`render` into the commented YAML that ::
+A SpikeNN user migrates a config in one command::
+
+    brainsnn import spikenn-config config/STDP-CSNN/F-MNIST/s2stdp+ncg.json --features ~/fmnist
+
+:func:`import_config` maps every key SpikeNN's ``Readout.init_from_dict`` and ``Readout.fit``
+read (``app/readout.py``) onto protocol keys, with SpikeNN's defaults for absent keys; a key
+brainsnn cannot honour is refused in one line, never dropped. A value that is a list (SpikeNN's
+grid-search files, ``config/*/*/gs/``) becomes a ``sweep:`` entry for ``brainsnn gridsearch``.
+
+``protocols/spikenn/`` holds every readout config SpikeNN ships outside its grid searches,
+generated from ``../shared/peers/spikenn/config/`` (SpikeNN b3d1865) by ::
 
     python -m brainsnn.spikenn_configs           # writes protocols/spikenn/<extractor>/<dataset>/
     python -m brainsnn.spikenn_configs --check   # writes nothing; exit 1 if a file is stale
 
-keeps under ``protocols/spikenn/``. Potentials and thresholds are in weight units, times in units
-of the sample duration T, as in SpikeNN.
+Potentials and thresholds are in weight units, times in units of the sample duration T, as in
+SpikeNN.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import textwrap
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from brainsnn.core.errors import ConfigError
+
+_REPO = Path(__file__).resolve().parent.parent
 #: Where the generated protocols live.
-PROTOCOL_ROOT = Path(__file__).resolve().parent.parent / "protocols" / "spikenn"
+PROTOCOL_ROOT = _REPO / "protocols" / "spikenn"
+#: SpikeNN's config folder (the unmodified peer beside the repository).
+SPIKENN_CONFIG_ROOT = _REPO.parent / "shared" / "peers" / "spikenn" / "config"
 #: Input steps per sample: dt = T/1000 (see the header note on g).
 TIME_STEPS = 1000
-ANNEALING = 0.98  # a± (and R-STDP anti rates) ×0.98 per epoch in every SpikeNN config
-EXTRACTORS = {"csnn": "STDP-CSNN", "softhebb": "SoftHebb-CNN"}  # brainsnn name: SpikeNN name
-DATASETS = {"mnist": "MNIST", "fmnist": "F-MNIST", "cifar10": "CIFAR10", "cifar100": "CIFAR100"}
-CLASSES = {"mnist": 10, "fmnist": 10, "cifar10": 10, "cifar100": 100}
-#: Readout input size D per extractor, for (MNIST-like, CIFAR) images (ncg.md §10).
-INPUT_SIZES = {"csnn": (4608, 6272), "softhebb": (13824, 24576)}
-
-# ncg.md §8, rows verbatim. Columns: | config | N | θ | w0 | norm | w range | rule | g | a+/a− |
-# CR η_θ/anneal | nt | p_drop |
-_TABLES = {
-    ("csnn", "mnist"): """
-| s2stdp+ncg | 50 | 200 | 0.3 | y | [0,1] | S2+WTA | 0.03 | 0.05/-0.1 | CR2 10/0.5 | 1 | 0 |
-| sstdp+ncg | 50 | 200 | 0.5 | n | [0,1] | SSTDP+WTA | 0.08 | 0.1/-0.001 | CR2 1/0.5 | 0 | 0 |
-| s2stdp | 10 | 250 | 0.3 | y | [0,1] | S2 | 0.04 | 0.005/-0.05 | - | 0 | 0 |
-| sstdp | 10 | 200 | 0.5 | n | [0,1] | SSTDP | 0.09 | 0.01/0 | - | 0 | 0 |
-| rstdp-5n | 50 | 250 | 0.8 | n | [0.2,0.8] | R | - | 0.05/-0.001 ; anti -0.05/0.001 | - | 0 | 0 |
-| rstdp-20n | 200 | 250 | 0.8 | n | [0.2,0.8] | R | - | 0.05/-0.005 ; anti -0.05/0.005 | - | 0 | 0.5 |
-| s2stdp+pcn | 20 | 250 | 0.3 | y | [0,1] | S2+WTA | 0.02 | 0.001/-0.1 | - | 1 | 0 |
-| s2stdp+ncg-no-nt | 50 | 250 | 0.3 | y | [0,1] | S2+WTA | 0.02 | 0.01/-0.05 | CR2 1/0.7 | 0 | 0 |
-| s2stdp+ncg-no-cr | 50 | 200 | 0.3 | y | [0,1] | S2+WTA | 0.03 | 0.05/-0.1 | - | 1 | 0 |
-| s2stdp+ncg-no-ltd | 50 | 200 | 0.3 | y | [0,1] | S2+WTA | 0.03 | 0.05/0 | CR2 10/0.5 | 1 | 0 |
-| s2stdp+ncg-no-nt-same | 50 | 200 | 0.3 | y | [0,1] | S2+WTA | 0.03 | 0.05/-0.1 | CR2 10/0.5 | 0 | 0 |
-| s2stdp+ncg-4n-no-nt | 40 | 250 | 0.3 | y | [0,1] | S2+WTA | 0.02 | 0.01/-0.05 | CR2 1/0.7 | 0 | 0 |
-| sstdp+ncg-no-cr | 50 | 200 | 0.5 | n | [0,1] | SSTDP+WTA | 0.08 | 0.1/-0.001 | - | 0 | 0 |
-| s4nn | 10 | 450 | 0.5 | n | [-1000,1000] | S4NN | 0.125 | lr 0.005 | - | 0 | 0 |
-| s4nn+ncg | 50 | 350 | 0.5 | n | [-1000,1000] | S4NN+WTA | 0.15 | lr 0.005 | CR2 10/0.7 | 0 | 0 |
-""",  # noqa: E501
-    ("csnn", "fmnist"): """
-| s2stdp+ncg | 50 | 300 | 0.3 | y | [0,1] | S2+WTA | 0.005 | 0.1/-0.05 | CR2 5/0.7 | 1 | 0 |
-| sstdp+ncg | 50 | 150 | 0.5 | n | [0,1] | SSTDP+WTA | 0.05 | 0.05/0 | CR2 1/0.7 | 0 | 0 |
-| s2stdp | 10 | 300 | 0.3 | y | [0,1] | S2 | 0.01 | 0.01/-0.05 | - | 0 | 0 |
-| sstdp | 10 | 200 | 0.5 | n | [0,1] | SSTDP | 0.04 | 0.05/-0.005 | - | 0 | 0 |
-| rstdp-5n | 50 | 300 | 0.8 | n | [0.2,0.8] | R | - | 0.01/-0.001 ; anti -0.01/0.001 | - | 0 | 0 |
-| rstdp-20n | 200 | 300 | 0.8 | n | [0.2,0.8] | R | - | 0.05/-0.01 ; anti -0.025/0.005 | - | 0 | 0.5 |
-| s2stdp+pcn | 20 | 300 | 0.3 | y | [0,1] | S2+WTA | 0.005 | 0.05/-0.001 | - | 1 | 0 |
-| s2stdp+ncg-no-cr-no-nt | 50 | 300 | 0.3 | y | [0,1] | S2+WTA | 0.005 | 0.1/-0.05 | - | 0 | 0 |
-| s2stdp+ncg-cr-1-thr-no-nt | 50 | 300 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.1/-0.01 | CR1 0.1/0.1 | 0 | 0 |
-| s2stdp+ncg-no-nt | 50 | 400 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.01/-0.1 | CR2 1/0.5 | 0 | 0 |
-| s2stdp+ncg-cr-1-thr | 50 | 300 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.1/-0.001 | CR1 0.01/0.5 | 1 | 0 |
-| s2stdp+ncg-cr-drop | 50 | 300 | 0.3 | y | [0,1] | S2+WTA | 0.005 | 0.1/-0.001 | - | 1 | 0.1 |
-| s2stdp+ncg-no-cr | 50 | 300 | 0.3 | y | [0,1] | S2+WTA | 0.005 | 0.1/-0.05 | - | 1 | 0 |
-| s2stdp+ncg-no-ltd | 50 | 300 | 0.3 | y | [0,1] | S2+WTA | 0.005 | 0.1/0 | CR2 5/0.7 | 1 | 0 |
-| s2stdp+ncg-no-nt-same | 50 | 300 | 0.3 | y | [0,1] | S2+WTA | 0.005 | 0.1/-0.05 | CR2 5/0.7 | 0 | 0 |
-| s2stdp+ncg-4n-no-nt | 40 | 400 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.01/-0.1 | CR2 1/0.5 | 0 | 0 |
-| sstdp+ncg-cr-1-thr | 50 | 250 | 0.5 | n | [0,1] | SSTDP+WTA | 0.06 | 0.05/-0.005 | CR1 5/0.3 | 0 | 0 |
-| sstdp+ncg-cr-drop | 50 | 150 | 0.5 | n | [0,1] | SSTDP+WTA | 0.05 | 0.1/-0.001 | - | 0 | 0.2 |
-| sstdp+ncg-no-cr | 50 | 150 | 0.5 | n | [0,1] | SSTDP+WTA | 0.05 | 0.05/0 | - | 0 | 0 |
-| s4nn | 10 | 200 | 0.5 | n | [-1000,1000] | S4NN | 0.08 | lr 0.001 | - | 0 | 0 |
-| s4nn+ncg | 50 | 400 | 0.5 | n | [-1000,1000] | S4NN+WTA | 0.07 | lr 0.005 | CR2 10/0.3 | 0 | 0 |
-""",  # noqa: E501
-    ("softhebb", "mnist"): """
-| s2stdp+ncg | 50 | 1100 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.1/-0.01 | CR2 10/0.3 | 1 | 0 |
-| sstdp+ncg | 50 | 1000 | 0.5 | n | [0,1] | SSTDP+WTA | 0.001 | 0.1/-0.01 | CR2 40/0.001 | 0 | 0 |
-| s2stdp | 10 | 1100 | 0.3 | y | [0,1] | S2 | 0.02 | 0.01/-0.1 | - | 0 | 0 |
-| sstdp | 10 | 750 | 0.5 | n | [0,1] | SSTDP | 0.02 | 0.05/0 | - | 0 | 0 |
-| rstdp-5n | 50 | 650 | 0.8 | n | [0.2,0.8] | R | - | 0.1/-0.001 ; anti -0.1/0.005 | - | 0 | 0.15 |
-| rstdp-20n | 200 | 600 | 0.8 | n | [0.2,0.8] | R | - | 0.1/-0.001 ; anti -0.05/0.001 | - | 0 | 0.5 |
-| s2stdp+pcn | 20 | 1250 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.1/-0.1 | - | 1 | 0 |
-| s2stdp+ncg-no-nt | 50 | 1050 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.1/-0.01 | CR2 20/0.1 | 0 | 0 |
-| s2stdp+ncg-no-ltd | 50 | 1100 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.1/0 | CR2 10/0.3 | 1 | 0 |
-| s2stdp+ncg-no-nt-same | 50 | 1100 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.1/-0.01 | CR2 10/0.3 | 0 | 0 |
-| s2stdp+ncg-4n-no-nt | 40 | 1050 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.1/-0.01 | CR2 20/0.1 | 0 | 0 |
-| s4nn | 10 | 1500 | 0.5 | n | [-1000,1000] | S4NN | 0.125 | lr 0.01 | - | 0 | 0 |
-| s4nn+ncg | 50 | 500 | 0.5 | n | [-1000,1000] | S4NN+WTA | 0.08 | lr 0.005 | CR2 20/0.9 | 0 | 0 |
-""",  # noqa: E501
-    ("softhebb", "fmnist"): """
-| s2stdp+ncg | 50 | 1100 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.1/-0.01 | CR2 10/0.9 | 1 | 0 |
-| sstdp+ncg | 50 | 1200 | 0.5 | n | [0,1] | SSTDP+WTA | 0.001 | 0.1/-0.01 | CR2 30/0.01 | 0 | 0 |
-| s2stdp | 10 | 1100 | 0.3 | y | [0,1] | S2 | 0.01 | 0.05/-0.01 | - | 0 | 0 |
-| sstdp | 10 | 900 | 0.5 | n | [0,1] | SSTDP | 0.02 | 0.1/-0.005 | - | 0 | 0 |
-| rstdp-5n | 50 | 550 | 0.8 | n | [0.2,0.8] | R | - | 0.1/-0.001 ; anti -0.05/0.001 | - | 0 | 0 |
-| rstdp-20n | 200 | 600 | 0.8 | n | [0.2,0.8] | R | - | 0.1/-0.001 ; anti -0.05/0.001 | - | 0 | 0.5 |
-| s2stdp+pcn | 20 | 1100 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.05/-0.001 | - | 1 | 0 |
-| s2stdp+ncg-no-cr-no-nt | 50 | 1100 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.1/-0.01 | - | 0 | 0 |
-| s2stdp+ncg-cr-1-thr-no-nt | 50 | 1050 | 0.3 | y | [0,1] | S2+WTA | 0.005 | 0.1/-0.01 | CR1 30/0.001 | 0 | 0 |
-| s2stdp+ncg-no-nt | 50 | 1150 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.1/-0.05 | CR2 20/0.3 | 0 | 0 |
-| s2stdp+ncg-cr-1-thr | 50 | 1150 | 0.3 | y | [0,1] | S2+WTA | 0.005 | 0.1/-0.01 | CR1 30/0.005 | 1 | 0 |
-| s2stdp+ncg-cr-drop | 50 | 1150 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.1/-0.05 | - | 1 | 0.2 |
-| s2stdp+ncg-no-cr | 50 | 1100 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.1/-0.01 | - | 1 | 0 |
-| s2stdp+ncg-no-ltd | 50 | 1100 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.1/0 | CR2 10/0.9 | 1 | 0 |
-| s2stdp+ncg-no-nt-same | 50 | 1100 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.1/-0.01 | CR2 10/0.9 | 0 | 0 |
-| s2stdp+ncg-4n-no-nt | 40 | 1150 | 0.3 | y | [0,1] | S2+WTA | 0.01 | 0.1/-0.05 | CR2 20/0.3 | 0 | 0 |
-| sstdp+ncg-cr-1-thr (*) | 50 | 1200 | 0.5 | n | [0,1] | SSTDP+WTA | 0.001 | 0.1/-0.001 | CR2 40/0.01 | 0 | 0 |
-| sstdp+ncg-cr-drop | 50 | 1000 | 0.5 | n | [0,1] | SSTDP+WTA | 0.005 | 0.1/-0.01 | - | 0 | 0.1 |
-| sstdp+ncg-no-cr | 50 | 1200 | 0.5 | n | [0,1] | SSTDP+WTA | 0.001 | 0.1/-0.01 | - | 0 | 0 |
-| s4nn | 10 | 600 | 0.5 | n | [-1000,1000] | S4NN | 0.1 | lr 0.005 | - | 0 | 0 |
-| s4nn+ncg | 50 | 400 | 0.5 | n | [-1000,1000] | S4NN+WTA | 0.09 | lr 0.005 | CR2 30/0.5 | 0 | 0 |
-""",  # noqa: E501
-}
-
-# ncg.md §8 "CIFAR-10 / CIFAR-100, main configs", rows verbatim. Columns: | extractor | config |
-# N (C10/C100) | θ | w0 | rule | g | a+/a− | CR | nt | p_drop |
-_CIFAR_TABLE = """
-| CSNN | s2stdp+ncg | 50/500 | 400 | 0.3 (norm) | S2+WTA | 0.005 | 0.1/-0.05 | CR2 5/0.5 | 1 | 0 |
-| CSNN | sstdp+ncg | 50/500 | 350 | 0.5 | SSTDP+WTA | 0.005 | 0.1/-0.01 | CR2 1/0.5 | 0 | 0 |
-| CSNN | s2stdp | 10/100 | 400 | 0.3 (norm) | S2 | 0.001 | 0.001/-0.05 | - | 0 | 0 |
-| CSNN | sstdp | 10/100 | 350 | 0.5 | SSTDP | 0.0005 | 0.05/-0.001 | - | 0 | 0 |
-| CSNN | rstdp-5n | 50/500 | 300 | 0.8 | R | - | 0.05/-0.001; anti -0.05/0.001 | - | 0 | 0.15 |
-| CSNN | rstdp-20n | 200/2000 | 350 | 0.8 | R | - | 0.1/-0.0075; anti -0.1/0.0075 | - | 0 | 0.5 |
-| SoftHebb | s2stdp+ncg | 50/500 | 1600 | 0.3 (norm) | S2+WTA | 0.005 | 0.1/-0.01 | CR2 20/0.1 | 1 | 0 |
-| SoftHebb | sstdp+ncg | 50/500 | 1200 | 0.5 | SSTDP+WTA | 0.005 | 0.1/-0.01 | CR2 10/0.005 | 0 | 0 |
-| SoftHebb | s2stdp | 10/100 | 1300 | 0.3 (norm) | S2 | 0.01 | 0.01/-0.01 | - | 0 | 0 |
-| SoftHebb | sstdp | 10/100 | 1050 | 0.5 | SSTDP | 0.001 | 0.05/-0.001 | - | 0 | 0 |
-| SoftHebb | rstdp-5n | 50/500 | 1150 | 0.8 | R | - | 0.01/-0.0001; anti -0.01/0.0001 | - | 0 | 0.3 |
-| SoftHebb | rstdp-20n | 200/2000 | 1000 | 0.8 | R | - | 0.1/-0.005; anti -0.1/0.005 | - | 0 | 0.5 |
-"""  # noqa: E501
+EXTRACTORS = {"STDP-CSNN": "csnn", "SoftHebb-CNN": "softhebb"}  # SpikeNN folder: brainsnn name
+DATASETS = {"MNIST": "mnist", "F-MNIST": "fmnist", "CIFAR10": "cifar10", "CIFAR100": "cifar100"}
+CLASSES = {"MNIST": 10, "F-MNIST": 10, "CIFAR10": 10, "CIFAR100": 100}
 
 # ncg.md §9.1, Table 1: 10-fold mean ± std test accuracy (%). | Dataset | Method | M | STDP-CSNN |
 # SoftHebb-CNN |
@@ -161,291 +73,457 @@ ABLATION_LABELS = {
     "s2stdp+ncg-cr-drop": "M-5+Drop+L",
 }
 
-_NOTES = {
-    ("softhebb", "fmnist", "rstdp-20n"): "SpikeNN's file also sets gridsearch_stop_acc: 0.8, a "
-    "leftover grid-search abort (ncg.md §7, §8); brainsnn has no such abort: ignored.",
-}
-_RULE_NAMES = {"S2": "S2-STDP", "SSTDP": "SSTDP", "R": "R-STDP", "S4NN": "S4NN"}
-_RULE_MODELS = {  # SSTDP = S2-STDP with one-sided desired ranges (ncg.md §5.2)
-    "S2": ["rules/s2stdp"],
-    "SSTDP": ["rules/s2stdp", "rules/time_ranges"],
-    "R": ["rules/rstdp"],
-    "S4NN": ["rules/s4nn"],
-}
 _BASE_MODELS = ["inputs/ttfs", "neurons/if_single_spike", "synapses/delta", "decision/first_spike"]
+_RULE_NAMES = {"s2stdp": "S2-STDP", "sstdp": "SSTDP", "rstdp": "R-STDP", "s4nn": "S4NN"}
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _flag(value: Any) -> int:
+    return int(bool(value))
 
 
 @dataclass(frozen=True)
-class Row:
-    """One SpikeNN configuration (ncg.md §8); thresholds and weights in weight units, g in T."""
+class Field:
+    """Where one numeric SpikeNN key goes in the protocol, and how its value is converted."""
 
-    extractor: str  # csnn | softhebb
-    dataset: str  # mnist | fmnist | cifar10 | cifar100
-    config: str  # SpikeNN's config file name without .json
-    n: int  # output neurons, N = C·M
-    theta0: float
-    w0: float  # mean of the initial weights (std 0.01)
-    w_norm: bool
-    w_min: float
-    w_max: float
-    rule: str  # S2 | SSTDP | R | S4NN
-    wta: bool  # intra-class WTA (SpikeNN's class_inhib)
-    gap: float | None  # g (None for R-STDP)
-    a_plus: float | None  # S2-STDP, SSTDP, R-STDP rates
-    a_minus: float | None
-    anti: tuple[float, float] | None  # R-STDP punishment rates (anti_a+, anti_a−)
-    lr: float | None  # S4NN learning rate
-    cr: str | None  # CR1 | CR2 | None
-    thr_lr: float | None
-    thr_anneal: float | None
-    nt: int  # neurons per group labelled non-target
-    p_drop: float  # output dropout
-    spec: str  # where the row comes from, with the row as the spec prints it
-    notes: tuple[str, ...] = ()
-    starred: bool = False  # the (*) row: SpikeNN's file runs CR-2 although CR-1 was meant
+    target: str  # dotted protocol key
+    convert: Callable[[Any], Any] = _identity
+    rules: tuple[str, ...] = ()  # only for these rules ("" = every rule)
+
+
+_NUMERIC_FIELDS: dict[tuple[str, str], Field] = {
+    ("network", "firing_threshold"): Field("network.parameters.theta0", float),
+    ("network", "w_init_mean"): Field("network.weights.mean", float),
+    ("network", "w_init_std"): Field("network.weights.std", float),
+    ("network", "w_min"): Field("network.parameters.w_min", float),
+    ("network", "w_max"): Field("network.parameters.w_max", float),
+    ("network", "w_norm"): Field("network.parameters.w_norm", _flag, ("s2stdp", "sstdp")),
+    ("optimizer", "t_gap"): Field("network.parameters.gap", float, ("s2stdp", "sstdp", "s4nn")),
+    ("optimizer", "ap"): Field("network.parameters.a_plus", float, ("s2stdp", "sstdp", "rstdp")),
+    ("optimizer", "am"): Field("network.parameters.a_minus", float, ("s2stdp", "sstdp", "rstdp")),
+    ("optimizer", "anti_ap"): Field("network.parameters.anti_a_plus", float, ("rstdp",)),
+    ("optimizer", "anti_am"): Field("network.parameters.anti_a_minus", float, ("rstdp",)),
+    ("optimizer", "adaptive_lr"): Field("network.parameters.adaptive_lr", _flag, ("rstdp",)),
+    ("optimizer", "lr"): Field("network.parameters.lr", float, ("s4nn",)),
+    ("optimizer", "use_time_ranges"): Field("network.parameters.time_ranges", _flag, ("s4nn",)),
+    ("optimizer", "annealing"): Field("network.parameters.annealing", float),
+    ("regularizer", "thr_lr"): Field("network.parameters.thr_lr", float),
+    ("regularizer", "thr_anneal"): Field("network.parameters.thr_anneal", float),
+    ("trainer", "epochs"): Field("training.max_epochs", int),
+    ("trainer", "early_stopping"): Field("training.patience", int),
+    ("trainer", "nt_neurons"): Field("network.nontarget_per_class", int),
+    ("trainer", "dropout_out"): Field("network.parameters.p_drop", float),
+    ("trainer", "gridsearch_stop_acc"): Field("training.stop_below", float),
+}
+"""Keys whose values map one to one (a list of values becomes a sweep)."""
+
+#: Keys that choose model files or are checked, with the values brainsnn accepts; never lists.
+_STRUCTURAL_KEYS = {
+    ("network", "n_neurons"): "output neurons N = C·M",
+    ("network", "w_init_normal"): "true (Normal initial weights)",
+    ("network", "leak_tau"): "absent or null (single-spike IF neurons)",
+    ("optimizer", "method"): "s2stdp, rstdp or s4nn",
+    ("optimizer", "stdp"): "additive",
+    ("optimizer", "class_inhib"): "intra-class WTA (true, or M = 1)",
+    ("optimizer", "ignore_silent"): "false",
+    ("regularizer", "use_two_thr"): "true (CR-2, SpikeNN's default) or false (CR-1)",
+    ("trainer", "dropout_in"): "0",
+}
+#: Numeric keys that, outside their rules, were read (and checked) by _rule or import_config.
+_CHECKED_ELSEWHERE = {("network", "w_norm"), ("optimizer", "use_time_ranges")}
+_SECTIONS = ("network", "optimizer", "regularizer", "trainer")
+
+
+@dataclass(frozen=True)
+class Imported:
+    """An imported config: the protocol mapping and the notes for its header."""
+
+    protocol: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a config comes from: its file and, when its path says so, extractor and dataset."""
+
+    path: Path
+    extractor: str | None = None  # SpikeNN folder name, e.g. "STDP-CSNN"
+    dataset: str | None = None  # SpikeNN folder name, e.g. "F-MNIST"
+
+    @classmethod
+    def of(cls, path: Path) -> Origin:
+        """Read extractor and dataset from ``.../<extractor>/<dataset>[/gs]/<name>.json``."""
+        parts = path.resolve().parent.parts
+        if parts and parts[-1] == "gs":
+            parts = parts[:-1]
+        dataset = parts[-1] if parts and parts[-1] in DATASETS else None
+        extractor = parts[-2] if dataset and len(parts) > 1 and parts[-2] in EXTRACTORS else None
+        return cls(path, extractor, dataset)
 
     @property
-    def m(self) -> int:
-        """Neurons per class, N / C."""
-        return self.n // CLASSES[self.dataset]
-
-    @property
-    def path(self) -> Path:
-        """Path of the protocol file, relative to :data:`PROTOCOL_ROOT`."""
-        return Path(self.extractor, self.dataset, f"{self.config}.yaml")
+    def relative(self) -> str:
+        """The path as SpikeNN's repository names it (config/...), else the file name."""
+        parts = self.path.parts
+        if "config" in parts:
+            return "/".join(parts[len(parts) - parts[::-1].index("config") - 1 :])
+        return self.path.name
 
 
-def _cells(line: str) -> list[str]:
-    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+def read_config(path: Path) -> dict[str, Any]:
+    """A SpikeNN JSON config; every problem is one ConfigError line naming the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read it ({err})") from None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path}: not valid JSON (line {err.lineno}: {err.msg})") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: a SpikeNN config is a JSON object")
+    return config
 
 
-def _row(extractor: str, dataset: str, cells: list[str], spec: str) -> Row:
-    """A Row from the 12 cells of an MNIST/F-MNIST table row."""
-    config, n, theta, w0, norm, w_range, rule, g, rates, cr, nt, p_drop = cells
-    notes = [_NOTES[key]] if (key := (extractor, dataset, config)) in _NOTES else []
-    starred = config.endswith(" (*)")  # ncg.md §8 (*): meant as CR-1, runs CR-2 as shipped
-    if starred:
-        config, cr = config.removesuffix(" (*)"), cr.replace("CR2", "CR1")
-    w_min, w_max = (float(x) for x in w_range.strip("[]").split(","))
-    rates = rates.replace(" ", "")
-    a_plus = a_minus = anti = lr = None
-    if rates.startswith("lr"):
-        lr = float(rates[2:])
-    else:
-        main, _, anti_rates = rates.partition(";anti")
-        a_plus, a_minus = (float(x) for x in main.split("/"))
-        if anti_rates:
-            anti_plus, anti_minus = (float(x) for x in anti_rates.split("/"))
-            anti = (anti_plus, anti_minus)
-    cr_kind, _, cr_values = cr.partition(" ")
-    thr_lr, thr_anneal = (float(x) for x in cr_values.split("/")) if cr_values else (None, None)
-    return Row(
-        extractor=extractor,
-        dataset=dataset,
-        config=config,
-        n=int(n),
-        theta0=float(theta),
-        w0=float(w0),
-        w_norm={"y": True, "n": False}[norm],
-        w_min=w_min,
-        w_max=w_max,
-        rule=rule.removesuffix("+WTA"),
-        wta=rule.endswith("+WTA"),
-        gap=None if g == "-" else float(g),
-        a_plus=a_plus,
-        a_minus=a_minus,
-        anti=anti,
-        lr=lr,
-        cr=None if cr == "-" else cr_kind,
-        thr_lr=thr_lr,
-        thr_anneal=thr_anneal,
-        nt=int(nt),
-        p_drop=float(p_drop),
-        spec=spec,
-        notes=tuple(notes),
-        starred=starred,
-    )
+def _sections(config: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    """The four sections, each a dict of known keys; the network has exactly one layer."""
+    unknown = sorted(set(config) - set(_SECTIONS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown section(s) {', '.join(unknown)}; SpikeNN reads "
+                          f"{', '.join(_SECTIONS)}")  # fmt: skip
+    for required in ("network", "optimizer", "trainer"):
+        if required not in config:
+            raise ConfigError(f"{where}: missing section '{required}'")
+    layers = config["network"]
+    if not isinstance(layers, list) or len(layers) != 1 or not isinstance(layers[0], dict):
+        raise ConfigError(f"{where}: 'network' must be a list of one layer (brainsnn's readout "
+                          "is one fully-connected layer)")  # fmt: skip
+    sections = {"network": layers[0]}
+    for name in ("optimizer", "regularizer", "trainer"):
+        section = config.get(name, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{where}: '{name}' must be a JSON object")
+        sections[name] = section
+    known = set(_NUMERIC_FIELDS) | set(_STRUCTURAL_KEYS)
+    for name, section in sections.items():
+        for key in section:
+            if (name, key) not in known:
+                raise ConfigError(f"{where}: {name}.{key} is not a SpikeNN key brainsnn knows")
+    return sections
 
 
-def _parse() -> list[Row]:
-    rows = []
-    for (extractor, dataset), table in _TABLES.items():
-        title = f"{EXTRACTORS[extractor]} / {DATASETS[dataset]}"
-        for line in table.strip().splitlines():
-            rows.append(_row(extractor, dataset, _cells(line), f"ncg.md §8, {title}: {line}"))
-    cifar100 = []
-    for line in _CIFAR_TABLE.strip().splitlines():
-        extractor, config, n, theta, w0, rule, g, rates, cr, nt, p_drop = _cells(line)
-        extractor = {"CSNN": "csnn", "SoftHebb": "softhebb"}[extractor]
-        n10, n100 = (int(x) for x in n.split("/"))
-        assert n100 == 10 * n10, line  # "CIFAR-100 uses the same values with N ×10"
-        # the CIFAR table has no norm / w range columns: "0.3 (norm)" marks w_norm, and the
-        # range follows from the rule (ncg.md §4: [0.2,0.8] for R-STDP, else [0,1])
-        norm = "y" if "(norm)" in w0 else "n"
-        w_range = "[0.2,0.8]" if rule == "R" else "[0,1]"
-        cells = [config, str(n10), theta, w0.split()[0], norm, w_range, rule, g, rates, cr, nt]
-        row = _row(extractor, "cifar10", [*cells, p_drop], f"ncg.md §8, CIFAR-10: {line}")
-        rows.append(row)
-        spec = f"ncg.md §8, CIFAR-100 (the CIFAR-10 row with N ×10): {line}"
-        cifar100.append(replace(row, dataset="cifar100", n=n100, spec=spec))
-    return rows + cifar100
+def _single(value: Any, key: str, where: str) -> Any:
+    if isinstance(value, list):
+        raise ConfigError(f"{where}: {key} cannot be a list (only numeric keys can be swept)")
+    return value
 
 
-def _table1() -> dict[tuple[str, str, str], str]:
-    """(extractor, dataset, config) → the paper's Table 1 accuracy, '88.72 ± 0.23'."""
-    datasets = {"Fashion-MNIST": "fmnist", "CIFAR-10": "cifar10", "CIFAR-100": "cifar100"}
-    targets = {}
-    for line in _TABLE1.strip().splitlines():
-        dataset, method, _, csnn, softhebb = _cells(line.replace("**", ""))
-        config = method.lower().replace("s2-stdp", "s2stdp")
-        targets[("csnn", datasets[dataset], config)] = csnn
-        targets[("softhebb", datasets[dataset], config)] = softhebb
-    return targets
+def _require(condition: bool, where: str, key: str, why: str) -> None:
+    if not condition:
+        raise ConfigError(f"{where}: {key}: {why}")
 
 
-ROWS: list[Row] = _parse()
-TABLE1: dict[tuple[str, str, str], str] = _table1()
+def _rule(sections: dict[str, dict[str, Any]], where: str) -> str:
+    """s2stdp, sstdp (s2stdp with use_time_ranges), rstdp or s4nn, as readout.py:251-298 read."""
+    optimizer = sections["optimizer"]
+    method = _single(optimizer.get("method"), "optimizer.method", where)
+    _require(method in ("s2stdp", "rstdp", "s4nn"), where, "optimizer.method",
+             f"{method!r} is not one of s2stdp, rstdp, s4nn")  # fmt: skip
+    if method != "s4nn":
+        stdp = _single(optimizer.get("stdp", "additive"), "optimizer.stdp", where)
+        _require(stdp == "additive", where, "optimizer.stdp", "brainsnn has additive STDP only")
+        ignore = _single(optimizer.get("ignore_silent", False), "optimizer.ignore_silent", where)
+        _require(not ignore, where, "optimizer.ignore_silent", "true is not supported")
+    if method == "s2stdp" and _single(optimizer.get("use_time_ranges", False),
+                                      "optimizer.use_time_ranges", where):  # fmt: skip
+        return "sstdp"  # readout.py:287: "ALSO USED FOR SSTDP"
+    return method
 
 
-def models(row: Row) -> list[str]:
-    """The model files of a row, in protocol order (regulation after the neuron model)."""
-    names = [*_BASE_MODELS]
-    # R-STDP updates the global winner only, so it needs no intra-class WTA; but
-    # regulation/dropout requires competition/ncg (it can exclude dropped neurons from it)
-    if row.rule != "R" or row.p_drop:
+def _models(rule: str, sections: dict[str, dict[str, Any]], where: str) -> tuple[list, list]:
+    """Model files (in protocol order) and header notes for the rule, regulation and dropout."""
+    names, notes = [*_BASE_MODELS], []
+    dropout = sections["trainer"].get("dropout_out", 0)
+    has_dropout = any(dropout) if isinstance(dropout, list) else bool(dropout)
+    # R-STDP updates the global winner only and needs no intra-class WTA; regulation and dropout
+    # require competition/ncg (it can exclude dropped neurons from it)
+    if rule != "rstdp" or has_dropout:
         names.append("competition/ncg")
-    names += _RULE_MODELS[row.rule]
-    if row.cr:
-        names.append(f"regulation/{row.cr.lower()}")
-    if row.p_drop:
+    names += {"s2stdp": ["rules/s2stdp"], "sstdp": ["rules/s2stdp", "rules/time_ranges"],
+              "rstdp": ["rules/rstdp"], "s4nn": ["rules/s4nn"]}[rule]  # fmt: skip
+    regularizer = sections["regularizer"]
+    if "regularizer" in sections and regularizer:
+        two = _single(regularizer.get("use_two_thr", True), "regularizer.use_two_thr", where)
+        names.append("regulation/cr2" if two else "regulation/cr1")
+    if has_dropout:
         names.append("regulation/dropout")
-    return names
+    return names, notes
 
 
-def parameters(row: Row) -> dict[str, float | int]:
-    """network.parameters of a row."""
-    values: dict[str, float | int] = {"theta0": row.theta0}
-    if row.rule in ("S2", "SSTDP"):
-        values |= {"gap": row.gap, "a_plus": row.a_plus, "a_minus": row.a_minus}
-        values |= {"w_min": row.w_min, "w_max": row.w_max, "w_norm": int(row.w_norm)}
-        values |= {"annealing": ANNEALING}
-    elif row.rule == "R":
-        values |= {"a_plus": row.a_plus, "a_minus": row.a_minus}
-        values |= {"anti_a_plus": row.anti[0], "anti_a_minus": row.anti[1]}
-        values |= {"w_min": row.w_min, "w_max": row.w_max, "annealing": ANNEALING}
-        values |= {"adaptive_lr": 1}
-    else:
-        values |= {"gap": row.gap, "lr": row.lr, "w_min": row.w_min, "w_max": row.w_max}
-    if row.cr:
-        values |= {"thr_lr": row.thr_lr, "thr_anneal": row.thr_anneal}
-    if row.p_drop:
-        # SpikeNN: a dropped neuron cannot fire but can still win its group (ncg.md §12.15)
-        values |= {"p_drop": row.p_drop, "dropped_can_win": 1}
-    return values
+def _set(protocol: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    node = protocol
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
 
 
-def _description(row: Row) -> str:
-    if row.wta:
-        labels = f"{row.nt} non-target per group" if row.nt else "no non-target label"
-        parts = [_RULE_NAMES[row.rule], f"NCG (M={row.m}, {labels})"]
-    else:
-        parts = [f"{_RULE_NAMES[row.rule]} (M={row.m})"]
-    if row.cr:
-        parts.append(f"{row.cr[:2]}-{row.cr[2]} ({row.thr_lr:g}/{row.thr_anneal:g})")
-    if row.p_drop:
-        parts.append(f"output dropout {row.p_drop:g}")
-    features = f"{EXTRACTORS[row.extractor]} features of {DATASETS[row.dataset]}"
-    return f"SpikeNN {row.config}: {' + '.join(parts)}, on {features}"
+def import_config(
+    config: dict[str, Any],
+    *,
+    name: str,
+    n_classes: int,
+    features: str,
+    origin: str = "a SpikeNN config",
+    results: str = "results/spikenn",
+) -> Imported:
+    """The protocol of a SpikeNN config, for data with ``n_classes`` classes.
 
+    Args:
+        config: the parsed JSON (:func:`read_config`).
+        name: the protocol name (SpikeNN's file name without ``.json``).
+        n_classes: C; ``network[0].n_neurons`` must be a multiple of it.
+        features: folder of SpikeNN's ``trainset.npy`` and ``testset.npy``.
+        origin: the config's path, for error messages and the header.
+        results: parent folder of the run directories.
+    Raises:
+        ConfigError: a key brainsnn cannot honour, a malformed value, or N not a multiple of C.
+    """
+    sections = _sections(config, origin)
+    layer, optimizer, trainer = sections["network"], sections["optimizer"], sections["trainer"]
+    rule = _rule(sections, origin)
+    models, notes = _models(rule, sections, origin)
+    _require(layer.get("leak_tau") is None, origin, "network.leak_tau",
+             "LIF readouts are not imported (single-spike IF only)")  # fmt: skip
+    _require(_single(layer.get("w_init_normal"), "network.w_init_normal", origin) is True, origin,
+             "network.w_init_normal", "brainsnn draws Normal initial weights only")  # fmt: skip
+    _require(not trainer.get("dropout_in", 0), origin, "trainer.dropout_in", "not supported")
+    n_neurons = _single(layer.get("n_neurons"), "network.n_neurons", origin)
+    _require(isinstance(n_neurons, int) and n_neurons > 0 and n_neurons % n_classes == 0, origin,
+             "network.n_neurons", f"{n_neurons!r} is not a positive multiple of the "
+             f"{n_classes} classes")  # fmt: skip
+    m = n_neurons // n_classes
+    class_inhib = _single(optimizer.get("class_inhib", False), "optimizer.class_inhib", origin)
+    _require(rule == "rstdp" or class_inhib or m == 1, origin, "optimizer.class_inhib",
+             "false with several neurons per class (every neuron updated) has no brainsnn "
+             "model")  # fmt: skip
+    w_norm = _single(layer.get("w_norm", False), "network.w_norm", origin)
+    _require(not w_norm or rule in ("s2stdp", "sstdp"), origin, "network.w_norm",
+             "true is supported with S2-STDP and SSTDP only")  # fmt: skip
 
-def protocol(row: Row) -> dict[str, Any]:
-    """The protocol mapping of a row (validate it with brainsnn.protocol.load_protocol)."""
-    folder = f"{row.extractor}/{row.dataset}"
-    data_dir = f"~/data/spikenn/{folder}"
-    extractor = EXTRACTORS[row.extractor]
-    hint = (
-        f"extract {extractor} features of {DATASETS[row.dataset]} with SpikeNN's extractor "
-        f"(ft-extract/{extractor} in github.com/ggoupy/SpikeNN), trained on the full training "
-        f"set; copy its trainset.npy / testset.npy to {data_dir}/train.npy / test.npy, or convert "
-        f"dense spike times with 'brainsnn data convert X.npy y.npy {data_dir}/train.npy' "
-        "(and the same for test.npy)"
-    )
-    return {
-        "name": row.config,
-        "description": _description(row),
+    data_dir = features.rstrip("/")
+    protocol: dict[str, Any] = {
+        "name": name,
+        "description": "",
         "data": {
             "source": "spikingdataset",
-            "train_file": f"{data_dir}/train.npy",
-            "test_file": f"{data_dir}/test.npy",
-            "hint": hint,
+            "train_file": f"{data_dir}/trainset.npy",
+            "test_file": f"{data_dir}/testset.npy",
+            "hint": f"put SpikeNN's trainset.npy and testset.npy (SpikingDataset files, for "
+            f"example from its ft-extract/ extractors) in {data_dir}, or convert dense spike "
+            f"times with 'brainsnn data convert X.npy y.npy {data_dir}/trainset.npy'",
             "validation_fraction": 0.1,
         },
         "encoding": {"method": "ttfs", "time_steps": TIME_STEPS},
         "network": {
-            "neurons_per_class": row.m,
-            "nontarget_per_class": row.nt,
-            "models": models(row),
-            "parameters": parameters(row),
-            "weights": {"mean": row.w0, "std": 0.01},
+            "neurons_per_class": m,
+            "nontarget_per_class": 0,  # SpikeNN's default nt_neurons
+            "models": models,
+            "parameters": {},
+            "weights": {},
         },
-        "training": {"max_epochs": 100, "patience": 10},
-        "output": {"directory": f"results/spikenn/{folder}/{{name}}/{{timestamp}}"},
+        "training": {},
+        "output": {"directory": f"{results}/{{name}}/{{timestamp}}"},
     }
+    parameters = protocol["network"]["parameters"]
+    if rule == "s4nn":
+        parameters["time_ranges"] = 1  # readout.py:256: use_time_ranges defaults to True
+    if trainer.get("dropout_out"):
+        parameters["dropped_can_win"] = 1  # SpikeNN: a dropped neuron can still win its group
+    sweep: dict[str, list] = {}
+    for (section_name, key), spec in _NUMERIC_FIELDS.items():
+        section = sections[section_name]
+        if key not in section:
+            continue
+        if spec.rules and rule not in spec.rules:
+            if (section_name, key) in _CHECKED_ELSEWHERE:
+                continue  # w_norm false for R-STDP / S4NN; use_time_ranges chose SSTDP
+            raise ConfigError(f"{origin}: {section_name}.{key} is not read by SpikeNN's "
+                              f"{_RULE_NAMES[rule]}")  # fmt: skip
+        value = section[key]
+        if (section_name, key) == ("trainer", "dropout_out") and not value:
+            continue  # 0: no dropout model, no p_drop
+        try:
+            if isinstance(value, list):
+                if not value:
+                    raise ValueError("an empty list")
+                sweep[spec.target] = [spec.convert(item) for item in value]
+                value = value[0]
+            _set(protocol, spec.target, spec.convert(value))
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"{origin}: {section_name}.{key}: {value!r} is not valid "
+                              f"({err})") from None  # fmt: skip
+    if rule == "rstdp":  # readout.py:276-277, and adaptive_lr's default (:286)
+        parameters.setdefault("adaptive_lr", 1)
+        for anti, main, target in (
+            ("anti_ap", "ap", "anti_a_plus"),
+            ("anti_am", "am", "anti_a_minus"),
+        ):
+            if anti not in optimizer:
+                _require(not isinstance(optimizer.get(main), list), origin, f"optimizer.{main}",
+                         f"a swept value needs an explicit {anti}")  # fmt: skip
+                parameters[target] = -float(optimizer[main])
+    if sweep:
+        protocol["sweep"] = sweep
+        notes.append("A grid-search config: each listed value is swept by 'brainsnn gridsearch'; "
+                     "'brainsnn run' uses the first value of each list.")  # fmt: skip
+    if "gridsearch_stop_acc" in trainer:
+        notes.append("SpikeNN's gridsearch_stop_acc is training.stop_below: from epoch 3 on, a "
+                     "run whose training or validation accuracy is below it stops "
+                     "(app/readout.py:169,180).")  # fmt: skip
+    if not protocol["network"]["weights"]:
+        del protocol["network"]["weights"]
+    protocol["description"] = _description(name, rule, protocol, class_inhib)
+    return Imported(protocol, notes)
 
 
-def _header(row: Row) -> list[str]:
-    cifar = row.dataset.startswith("cifar")
-    spikenn = f"config/{EXTRACTORS[row.extractor]}/{DATASETS[row.dataset]}/{row.config}.json"
-    paragraphs = [
-        "Generated by `python -m brainsnn.spikenn_configs` from ncg.md §8: do not edit; change "
-        "brainsnn/spikenn_configs.py and regenerate.",
-        f"SpikeNN (Goupy et al., NeurIPS 2024) readout config {spikenn}, "
-        f"on {INPUT_SIZES[row.extractor][cifar]} input features per sample (ncg.md §10).",
-        f"Spec row: {row.spec}",
-    ]
-    if row.config in ABLATION_LABELS:
-        paragraphs.append(f"Ablation label (ncg.md §6.7): {ABLATION_LABELS[row.config]}.")
-    target = TABLE1.get((row.extractor, row.dataset, row.config))
+def _description(name: str, rule: str, protocol: dict[str, Any], class_inhib: bool) -> str:
+    network = protocol["network"]
+    m, nt = network["neurons_per_class"], network["nontarget_per_class"]
+    values = network["parameters"]
+    if class_inhib and m > 1:
+        labels = f"{nt} non-target per group" if nt else "no non-target label"
+        parts = [_RULE_NAMES[rule], f"NCG (M={m}, {labels})"]
+    else:
+        parts = [f"{_RULE_NAMES[rule]} (M={m})"]
+    for regulation in ("cr1", "cr2"):
+        if f"regulation/{regulation}" in network["models"]:
+            parts.append(f"CR-{regulation[2]} ({values['thr_lr']:g}/{values['thr_anneal']:g})")
+    if "p_drop" in values:
+        parts.append(f"output dropout {values['p_drop']:g}")
+    return f"SpikeNN {name}: {' + '.join(parts)}"
+
+
+def _table1() -> dict[tuple[str, str, str], str]:
+    """(extractor, dataset, config) → the paper's Table 1 accuracy, '88.72 ± 0.23'."""
+    datasets = {"Fashion-MNIST": "F-MNIST", "CIFAR-10": "CIFAR10", "CIFAR-100": "CIFAR100"}
+    targets = {}
+    for line in _TABLE1.strip().splitlines():
+        cells = [cell.strip() for cell in line.replace("**", "").strip().strip("|").split("|")]
+        dataset, method, _, csnn, softhebb = cells
+        config = method.lower().replace("s2-stdp", "s2stdp")
+        targets[("STDP-CSNN", datasets[dataset], config)] = csnn
+        targets[("SoftHebb-CNN", datasets[dataset], config)] = softhebb
+    return targets
+
+
+TABLE1: dict[tuple[str, str, str], str] = _table1()
+
+
+def _header(imported: Imported, origin: Origin, generated: bool) -> list[str]:
+    protocol = imported.protocol
+    name = protocol["name"]
+    command = ("Generated by `python -m brainsnn.spikenn_configs`: do not edit; change "
+               "brainsnn/spikenn_configs.py and regenerate." if generated else
+               f"Imported by `brainsnn import spikenn-config {origin.path}`.")  # fmt: skip
+    source = (
+        f"From SpikeNN (Goupy et al., NeurIPS 2024) readout config {origin.relative}, key by key"
+    )
+    if origin.extractor and origin.dataset:
+        source += f", for {origin.extractor} features of {origin.dataset}"
+    paragraphs = [command, source + "."]
+    if name in ABLATION_LABELS and origin.extractor:
+        paragraphs.append(f"Ablation label (ncg.md §6.7): {ABLATION_LABELS[name]}.")
+    target = TABLE1.get((origin.extractor or "", origin.dataset or "", name))
     if target:
         paragraphs.append(f"Table 1 target (ncg.md §9.1, 10-fold mean ± std): {target} %.")
-    if row.gap is not None:
+    models = protocol["network"]["models"]
+    if "cr-1" in name and "regulation/cr2" in models:
+        intended = ", ".join(model.replace("cr2", "cr1") for model in models)
         paragraphs.append(
-            f"Time grid: dt = T/{TIME_STEPS}, and this row's g is {row.gap:g} T (g is as small "
-            "as 0.0005 T in these configs). dt ≪ g is recommended (ncg.md §11): raise "
-            "encoding.time_steps, or measure the loss against the exact oracle with "
-            "benchmarks/ncg_agreement.py."
+            "A SpikeNN quirk, reproduced: the name says CR-1, but the file lacks use_two_thr: "
+            "false, so SpikeNN runs CR-2 with these values (ncg.md §8 (*)). To run the intended "
+            f"CR-1: --set 'network.models=[{intended}]'."
         )
-    if row.starred:
-        shipped = ", ".join(models(replace(row, cr="CR2")))
+    paragraphs += imported.notes
+    if "rules/s4nn" in models:
+        paragraphs.append("S4NN's desired times are one-sided (time_ranges = 1, SpikeNN's "
+                          "use_time_ranges default, spikenn/_impl.py:241,247).")  # fmt: skip
+    gap = protocol["network"]["parameters"].get("gap")
+    if gap is not None:
         paragraphs.append(
-            "ncg.md §8 (*): SpikeNN's file lacks use_two_thr: false, so as shipped it runs CR-2 "
-            f"(thr_lr {row.thr_lr:g}, thr_anneal {row.thr_anneal:g}); this protocol runs the "
-            f"intended CR-1 with those values. To run it as shipped: --set "
-            f"'network.models=[{shipped}]'."
+            f"Time grid: dt = T/{TIME_STEPS} and g = {gap:g} T, while SpikeNN's spike times are "
+            "continuous. dt ≪ g is recommended (ncg.md §11): raise encoding.time_steps, or "
+            "measure the loss against the exact oracle with benchmarks/ncg_agreement.py."
         )
-    paragraphs += row.notes
+    paragraphs.append(
+        "SpikeNN validates on valset.npy when its folder has one; brainsnn holds out a "
+        "stratified 10 % of trainset.npy (data.validation_fraction)."
+    )
     lines = []
     for paragraph in paragraphs:
         lines += textwrap.wrap(paragraph, 98, break_on_hyphens=False, break_long_words=False)
     return [f"# {line}" for line in lines]
 
 
-def render(row: Row) -> str:
-    """The YAML text of a row's protocol file: the header comment, then the protocol."""
-    body = yaml.safe_dump(protocol(row), sort_keys=False, allow_unicode=True, width=90)
-    return "\n".join(_header(row)) + "\n" + body
+def render(imported: Imported, origin: Origin, *, generated: bool = False) -> str:
+    """The YAML text of an imported config: the header comment, then the protocol."""
+    body = yaml.safe_dump(imported.protocol, sort_keys=False, allow_unicode=True, width=90)
+    return "\n".join(_header(imported, origin, generated)) + "\n" + body
 
 
-def expected_files() -> dict[Path, str]:
+def import_file(
+    path: Path, *, features: str | None = None, n_classes: int | None = None
+) -> tuple[Imported, Origin]:
+    """Read and import one config file; C and the features folder default from its path."""
+    origin = Origin.of(Path(path))
+    if n_classes is None:
+        if origin.dataset is None:
+            raise ConfigError(f"{path}: the number of classes is not in its path "
+                              f"(.../<{'|'.join(DATASETS)}>/NAME.json): give it with --classes")  # fmt: skip
+        n_classes = CLASSES[origin.dataset]
+    names = (EXTRACTORS.get(origin.extractor or ""), DATASETS.get(origin.dataset or ""))
+    folder = "/".join(name for name in names if name)
+    if features is None:
+        features = f"~/data/spikenn/{folder}" if folder else "~/data/spikenn"
+    results = f"results/spikenn/{folder}" if folder else "results/spikenn"
+    imported = import_config(
+        read_config(path), name=Path(path).stem, n_classes=n_classes, features=features,
+        origin=str(path), results=results,
+    )  # fmt: skip
+    return imported, origin
+
+
+def shipped_configs(root: Path = SPIKENN_CONFIG_ROOT) -> list[Path]:
+    """SpikeNN's readout configs outside its grid searches, sorted."""
+    if not root.is_dir():
+        raise ConfigError(f"{root}: SpikeNN's config folder is missing (the unmodified SpikeNN "
+                          "belongs at ../shared/peers/spikenn)")  # fmt: skip
+    return sorted(path for path in root.rglob("*.json") if "gs" not in path.relative_to(root).parts)
+
+
+def protocol_path(config: Path, root: Path = SPIKENN_CONFIG_ROOT) -> Path:
+    """``STDP-CSNN/F-MNIST/x.json`` → ``csnn/fmnist/x.yaml`` (relative to PROTOCOL_ROOT)."""
+    extractor, dataset, name = config.relative_to(root).parts
+    return Path(EXTRACTORS[extractor], DATASETS[dataset], Path(name).with_suffix(".yaml").name)
+
+
+def expected_files(root: Path = SPIKENN_CONFIG_ROOT) -> dict[Path, str]:
     """Relative path → text of every protocol file the generator writes."""
-    files = {row.path: render(row) for row in ROWS}
-    assert len(files) == len(ROWS), "two rows map to the same file"
+    files = {}
+    for config in shipped_configs(root):
+        imported, origin = import_file(config, features=None)
+        files[protocol_path(config, root)] = render(imported, origin, generated=True)
     return files
 
 
-def stale_files(root: Path = PROTOCOL_ROOT) -> list[str]:
+def stale_files(root: Path = PROTOCOL_ROOT, configs: Path = SPIKENN_CONFIG_ROOT) -> list[str]:
     """Files under ``root`` that are missing, differ from the generator's, or are not generated."""
-    expected = expected_files()
+    expected = expected_files(configs)
     present = {path.relative_to(root) for path in root.rglob("*.yaml")} if root.is_dir() else set()
     problems = [f"{path}: not generated" for path in sorted(present - set(expected))]
     for path, text in sorted(expected.items()):
@@ -456,10 +534,10 @@ def stale_files(root: Path = PROTOCOL_ROOT) -> list[str]:
     return problems
 
 
-def write_files(root: Path = PROTOCOL_ROOT) -> int:
+def write_files(root: Path = PROTOCOL_ROOT, configs: Path = SPIKENN_CONFIG_ROOT) -> int:
     """Write every protocol file under ``root``; return how many were written or changed."""
     changed = 0
-    for path, text in expected_files().items():
+    for path, text in expected_files(configs).items():
         target = root / path
         if not target.is_file() or target.read_text(encoding="utf-8") != text:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -469,21 +547,29 @@ def write_files(root: Path = PROTOCOL_ROOT) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Generate (or ``--check``) protocols/spikenn from SpikeNN's config folder."""
     parser = argparse.ArgumentParser(
         prog="python -m brainsnn.spikenn_configs", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if stale")
     parser.add_argument("--root", type=Path, default=PROTOCOL_ROOT, help="output directory")
+    parser.add_argument("--configs", type=Path, default=SPIKENN_CONFIG_ROOT,
+                        help="SpikeNN's config folder")  # fmt: skip
     args = parser.parse_args(argv)
-    if args.check:
-        problems = stale_files(args.root)
-        for problem in problems:
-            print(f"{args.root / problem}", file=sys.stderr)
-        if problems:
-            print("regenerate with: python -m brainsnn.spikenn_configs", file=sys.stderr)
-        return 1 if problems else 0
-    changed = write_files(args.root)
-    print(f"{len(ROWS)} protocols under {args.root} ({changed} written)")
+    try:
+        if args.check:
+            problems = stale_files(args.root, args.configs)
+            for problem in problems:
+                print(f"{args.root / problem}", file=sys.stderr)
+            if problems:
+                print("regenerate with: python -m brainsnn.spikenn_configs", file=sys.stderr)
+            return 1 if problems else 0
+        changed = write_files(args.root, args.configs)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    count = len(shipped_configs(args.configs))
+    print(f"{count} protocols under {args.root} ({changed} written)")
     return 0
 
 

@@ -517,6 +517,23 @@ def test_s4nn_base_time_cap() -> None:
     np.testing.assert_allclose(model.weights, [w[0], [0.2, 0.2, 0.2]])
 
 
+@pytest.mark.parametrize("time_ranges", [True, False])
+def test_s4nn_late_or_silent_nontarget_is_not_potentiated(time_ranges: bool) -> None:
+    # SpikeNN's default use_time_ranges (spikenn/_impl.py:241,247): t* = max(t, T_base + g) for a
+    # non-target. n0 (target of class 0) fires at 0.1 = T_base, so its e = 0; n1 (non-target)
+    # fires late at 0.4 > T_base + g = 0.3 in the first case and stays silent in the second.
+    late = np.array([[1.2, 0.0, 0.0], [0.5, 0.6, 0.0]])
+    silent = np.array([[1.2, 0.0, 0.0], [0.1, 0.1, 0.1]])
+    for w, t_n1 in ((late, 0.4), (silent, 1.0)):
+        p = _params(rule="s4nn", lr=0.1, w_min=-10.0, w_max=10.0, time_ranges=time_ranges)
+        model = ReferenceReadout(p, w)
+        model.train_sample(_X_TWO, 0)
+        expected = w.copy()
+        if not time_ranges:  # two-sided: e1 = t - 0.3 > 0, normalised to 1, on causal inputs
+            expected[1] += 0.1 * (_X_TWO <= t_n1)
+        np.testing.assert_allclose(model.weights, expected)
+
+
 def test_class_inhib_false_updates_every_neuron() -> None:
     model = ReferenceReadout(_params(neurons_per_class=2, class_inhib=False), _W_WTA)
     model.train_sample(_X_WTA, 1)

@@ -33,6 +33,10 @@ CONFIGS = {
         [*BASE, "rules/s4nn", "regulation/cr2"],
         {"lr": 0.05, "gap": 0.1, "thr_lr": 0.5, "w_min": 0.0, "w_max": 1.0},
     ),
+    "s4nn+ncg-two-sided": (
+        [*BASE, "rules/s4nn", "regulation/cr2"],
+        {"lr": 0.05, "gap": 0.1, "thr_lr": 0.5, "w_min": 0.0, "w_max": 1.0, "time_ranges": 0},
+    ),
     "rstdp-5n": (
         [*BASE, "rules/rstdp", "regulation/dropout"],
         {"p_drop": 0.15, "theta0": 5.0, "a_plus": 0.05, "a_minus": -0.01},

@@ -19,7 +19,7 @@ from brainsnn.readout.weights import initial_weights
 
 RULES = {"rules/rstdp": "rstdp", "rules/s4nn": "s4nn", "rules/time_ranges": "sstdp"}
 OPTIONAL = ("thr_lr", "thr_anneal", "anti_a_plus", "anti_a_minus", "adaptive_lr", "lr", "p_drop",
-            "dropped_can_win", "gap", "w_norm")  # fmt: skip
+            "dropped_can_win", "gap", "w_norm", "time_ranges")  # fmt: skip
 
 
 def split_times(split: Split, time_steps: int) -> np.ndarray:
@@ -33,7 +33,7 @@ def oracle_params(protocol: Experiment, n_classes: int) -> reference.ReadoutPara
     models = protocol.network.models
     rule = next((RULES[name] for name in models if name in RULES), "s2stdp")
     optional = {name: p[name] for name in OPTIONAL if name in p}
-    for flag in ("adaptive_lr", "dropped_can_win", "w_norm"):
+    for flag in ("adaptive_lr", "dropped_can_win", "w_norm", "time_ranges"):
         if flag in optional:
             optional[flag] = bool(optional[flag])
     network = protocol.network

@@ -75,6 +75,9 @@ class ReadoutParams:
             m_r = 1 - 1/C, m_p = 1/C at first and m_r = 1 - acc, m_p = acc after each epoch; if
             False, m_r = m_p = 1 always.
         lr: S4NN learning rate (weight units per unit of normalised error).
+        time_ranges: S4NN: one-sided desired times, t* = min(t, T_base) for targets and
+            max(t, T_base + g) otherwise (SpikeNN's default ``use_time_ranges``); if False,
+            t* = T_base and T_base + g.
         p_drop: output dropout probability of the run. The oracle never draws masks: the caller
             passes them (see :meth:`ReferenceReadout.train_sample` and :func:`train`).
         dropped_can_win: if True (SpikeNN), dropped neurons (V = 0, t = T) still take part in the
@@ -103,6 +106,7 @@ class ReadoutParams:
     anti_a_minus: float = 0.0
     adaptive_lr: bool = True
     lr: float = 0.0
+    time_ranges: bool = True
     p_drop: float = 0.0
     dropped_can_win: bool = True
 
@@ -467,8 +471,10 @@ class ReferenceReadout:
         t* = T_base - g_t for targets, T_base + g_nt otherwise, with g_t = g(C-1)/C, g_nt = g/C.
         SSTDP: the same but one-sided, t* = min(t, T_base - g_t) or max(t, T_base + g_nt).
         S4NN: T_base = the earliest time in U (T if none fired), lowered to T - g if T_base + g > T,
-        t* = T_base for targets, T_base + g otherwise; e is then divided by its L2 norm over U
-        (that is, over exactly the neurons ``upd``; skipped when the norm is 0).
+        t* = min(t, T_base) for targets and max(t, T_base + g) otherwise (one-sided, SpikeNN's
+        ``use_time_ranges``), or T_base and T_base + g if ``time_ranges`` is False; e is then
+        divided by its L2 norm over U (that is, over exactly the neurons ``upd``; skipped when the
+        norm is 0).
         """
         p = self.params
         target = self.is_target(upd, label)
@@ -477,6 +483,8 @@ class ReferenceReadout:
             if t_base + p.gap > MAX_TIME:
                 t_base = MAX_TIME - p.gap
             t_star = np.where(target, t_base, t_base + p.gap)
+            if p.time_ranges:
+                t_star = np.where(target, np.minimum(t_upd, t_star), np.maximum(t_upd, t_star))
         else:
             g_t = p.gap * (p.n_classes - 1) / p.n_classes  # target gap
             g_nt = p.gap / p.n_classes  # non-target gap
