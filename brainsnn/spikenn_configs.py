@@ -483,8 +483,11 @@ def import_file(
     origin = Origin.of(Path(path))
     if n_classes is None:
         if origin.dataset is None:
-            raise ConfigError(f"{path}: the number of classes is not in its path "
-                              f"(.../<{'|'.join(DATASETS)}>/NAME.json): give it with --classes")  # fmt: skip
+            folders = "|".join(DATASETS)
+            raise ConfigError(
+                f"{path}: the number of classes is not in its path (.../<{folders}>/NAME.json): "
+                "give it with --classes"
+            )
         n_classes = CLASSES[origin.dataset]
     names = (EXTRACTORS.get(origin.extractor or ""), DATASETS.get(origin.dataset or ""))
     folder = "/".join(name for name in names if name)

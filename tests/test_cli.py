@@ -341,7 +341,8 @@ def test_data_convert_bad_values(tmp_path):
 
 # --- help -----------------------------------------------------------------------------------------
 
-COMMANDS = [["run"], ["validate"], ["show"], ["doctor"], ["data", "convert"], ["data"], []]
+COMMANDS = [["run"], ["validate"], ["show"], ["doctor"], ["data", "convert"], ["data"],
+            ["import"], ["import", "spikenn-config"], []]  # fmt: skip
 
 
 def _command(path: list[str]) -> click.Command:
@@ -377,7 +378,7 @@ def test_run_help_lists_its_options():
 
 def test_main_help_lists_every_command():
     output = invoke("--help").output
-    for name in ("run", "validate", "show", "doctor", "data"):
+    for name in ("run", "validate", "show", "doctor", "data", "import"):
         assert name in output
     assert "convert" in invoke("data", "--help").output
 

@@ -530,7 +530,7 @@ def test_s4nn_late_or_silent_nontarget_is_not_potentiated(time_ranges: bool) -> 
         model.train_sample(_X_TWO, 0)
         expected = w.copy()
         if not time_ranges:  # two-sided: e1 = t - 0.3 > 0, normalised to 1, on causal inputs
-            expected[1] += 0.1 * (_X_TWO <= t_n1)
+            expected[1] += 0.1 * (t_n1 >= _X_TWO)
         np.testing.assert_allclose(model.weights, expected)
 
 

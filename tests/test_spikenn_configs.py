@@ -108,8 +108,9 @@ def test_protocol_matches_its_config_key_by_key(config_path: Path):
     else:
         check(optimizer, "t_gap", oracle.gap)
         # with one neuron per class the intra-class WTA is moot, either way
-        wta = oracle.intra_class_wta if oracle.neurons_per_class > 1 else None
-        check(optimizer, "class_inhib", optimizer.get("class_inhib", False) if wta is None else wta, False)
+        moot = oracle.neurons_per_class == 1
+        wta = optimizer.get("class_inhib", False) if moot else oracle.intra_class_wta
+        check(optimizer, "class_inhib", wta, False)
     if regularizer is None:
         assert oracle.thr_lr == 0.0 and "regulation/cr2" not in protocol.network.models
     else:
