@@ -157,6 +157,38 @@ def test_samples_a_chunk_cannot_reach_move_on(diehl_cook):
     assert records.retries[0] == 5
 
 
+POWER_LAW_MODELS = ("network.models=[inputs/poisson, neurons/diehl_cook_excitatory, "
+                    "neurons/diehl_cook_inhibitory, synapses/diehl_cook_inhibition, "
+                    "rules/diehl_cook_power_law, presentation/retry]")  # fmt: skip
+
+
+def test_diehl_cook_power_law_rule_on_runtime_and_cpp(build_root):
+    """The paper's rule 1: inputs that spike in every step (trace above x_tar) gain on the ones
+    that never spike (trace 0: dw = -eta x_tar (w_max - w)^mu), and both devices agree."""
+    overrides = ["network.outputs=3", "training.chunk_size=4", "training.retry_budget=1.0",
+                 "encoding.present_steps=40", "encoding.rest_steps=20", "recording.traces=null",
+                 POWER_LAW_MODELS, "network.parameters.max_delay=0 ms"]  # fmt: skip
+    results = {}
+    for device in ("runtime", "cpp"):
+        _, data, parameters, state, backend = _setup(DIEHL_COOK, overrides, build_root, device)
+        easy = {**parameters, "min_spikes": 1.0}
+        batch = _certain_batch(data.n_inputs)
+        results[device] = backend.run_chunk(batch, dict(state), easy, learning=True, seed=3)
+    runtime, cpp = results["runtime"], results["cpp"]
+    assert cpp.counts.sum() > 0
+    np.testing.assert_array_equal(runtime.counts, cpp.counts)
+    for key in runtime.state:
+        np.testing.assert_allclose(runtime.state[key], cpp.state[key], rtol=1e-9, atol=1e-12)
+    before = state[state_key("feedforward", "w")].reshape(3, -1)
+    after = cpp.state[state_key("feedforward", "w")].reshape(3, -1)
+    np.testing.assert_allclose(after.sum(axis=1), parameters["norm_target"], rtol=1e-9)
+    spiked = cpp.counts.sum(axis=0) > 0
+    bright, silent = slice(0, 20), slice(60, 64)  # the first image's pixels; never bright
+    gain = after[:, bright].mean(axis=1) / before[:, bright].mean(axis=1)
+    loss = after[:, silent].mean(axis=1) / before[:, silent].mean(axis=1)
+    assert (gain[spiked] > loss[spiked]).all()
+
+
 def test_tiny_unsupervised_run_end_to_end_with_figures(tmp_path, build_root):
     run = tmp_path / "run"
     options = [
