@@ -204,11 +204,38 @@ def forward(
     active = np.ones(n_out, dtype=bool) if dropped is None else ~np.asarray(dropped, dtype=bool)
 
     spiking = np.flatnonzero(times < MAX_TIME)
+    if last_spike_quirk:
+        return _forward_quirk(times, weights, theta, spiking, v, t_out, active)
+    if spiking.size == 0:
+        return t_out, v
+    order = spiking[np.argsort(times[spiking], kind="stable")]  # by time, then input index
+    sorted_times = times[order]
+    starts = np.flatnonzero(np.r_[True, sorted_times[1:] != sorted_times[:-1]])
+    # V after each group of identical timestamps: the group's weights summed, then accumulated
+    potential = np.cumsum(np.add.reduceat(weights[:, order], starts, axis=1), axis=1)
+    above = (potential > theta[:, None]) & active[:, None]
+    fired = above.any(axis=1)
+    first = above.argmax(axis=1)  # the first group after which V > threshold
+    t_out[fired] = sorted_times[starts[first[fired]]]
+    v = np.where(fired, potential[np.arange(n_out), first], potential[:, -1])
+    v[~active] = 0.0
+    return t_out, v
+
+
+def _forward_quirk(
+    times: np.ndarray,
+    weights: np.ndarray,
+    theta: np.ndarray,
+    spiking: np.ndarray,
+    v: np.ndarray,
+    t_out: np.ndarray,
+    active: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`forward` with SpikeNN's last-spike quirk, group by group."""
     group_times = np.unique(times[spiking])  # sorted ascending
     for k, tau in enumerate(group_times):
         idx = spiking[times[spiking] == tau]  # ascending input index
-        last = k == len(group_times) - 1
-        if last and last_spike_quirk:
+        if k == len(group_times) - 1:
             # SpikeNN tests before integrating each spike, so the final spike is never tested.
             if len(idx) > 1:
                 v[active] += weights[np.ix_(active, idx[:-1])].sum(axis=1)
