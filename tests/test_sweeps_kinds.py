@@ -42,8 +42,9 @@ def test_unsupervised_folds_hold_out_disjoint_validation_sets():
         assert len(data.train) + len(data.validation) == 90
         held.append({row.tobytes() for row in data.validation.values})
     assert sum(len(part) for part in held) == len({*held[0], *held[1], *held[2]})
-    plain = prepare_unsupervised_data(load_protocol(WTA, TINY_WTA).protocol)
-    assert plain.validation is None and len(plain.train) == 90
+    plain = load_protocol(WTA, [*TINY_WTA, "data.validation_fraction=0"]).protocol
+    without = prepare_unsupervised_data(plain)
+    assert without.validation is None and len(without.train) == 90
 
 
 @pytest.mark.standalone
