@@ -9,7 +9,9 @@ For each gap g and each L, both are trained from the same initial weights, in th
 for the same epochs (no early stopping), with a protocol's other values. Printed per row: test
 accuracy of each, the fraction of test samples on which the two trained readouts decide the same
 class, and ``frozen``: the same for the exact-trained weights, evaluated on exact vs floored test
-times (the grid's effect on inference alone).
+times (the grid's effect on inference alone). ``--jitter EPS`` adds a row trained on exact times
+plus a tiny random offset: training is chaotic, so this row is the noise floor of the trained
+comparison.
 
     python benchmarks/time_grid_agreement.py ~/data/spikenn/csnn/fmnist \
         --protocol protocols/spikenn/csnn/fmnist/s2stdp+ncg.yaml \
@@ -58,7 +60,15 @@ def main() -> None:
         help="readout protocol whose values (other than g) are used",
     )
     parser.add_argument("--gaps", type=float, nargs="+", default=[0.0005, 0.001, 0.005])
-    parser.add_argument("--steps", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--steps", type=int, nargs="*", default=[1000, 10000])
+    parser.add_argument(
+        "--jitter",
+        type=float,
+        default=None,
+        metavar="EPS",
+        help="also train on exact times + U(0, EPS) (row L = 'jitter'): how far two runs drift "
+        "apart for a perturbation far below any grid (the noise floor of the comparison)",
+    )
     parser.add_argument("--train-subset", type=int, default=10000)
     parser.add_argument("--test-subset", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=3, help="training epochs (no early stop)")
@@ -88,17 +98,25 @@ def main() -> None:
         start = time.perf_counter()
         exact = _train(params, weights0, sums, train_t, train_y, args.epochs)
         exact_pred = exact.predict(test_t)
-        for steps in args.steps:
-            floored = {
-                name: grid_times(quantise_times(t, steps), steps)
+        variants: list[tuple[str, dict]] = [
+            (str(steps), {name: grid_times(quantise_times(t, steps), steps)
+                          for name, t in (("train", train_t), ("test", test_t))})
+            for steps in args.steps
+        ]  # fmt: skip
+        if args.jitter is not None:
+            noise = np.random.default_rng(args.seed + 1)
+            variants.append((f"jitter {args.jitter:g}", {
+                name: np.where(t < 1.0, np.minimum(t + noise.uniform(0, args.jitter, t.shape),
+                                                   np.nextafter(1.0, 0)), 1.0)
                 for name, t in (("train", train_t), ("test", test_t))
-            }
+            }))  # fmt: skip
+        for label, floored in variants:
             grid = _train(params, weights0, sums, floored["train"], train_y, args.epochs)
             grid_pred = grid.predict(floored["test"])
             frozen = np.mean(exact.predict(floored["test"]) == exact_pred)
             exact_acc, grid_acc = np.mean(exact_pred == test_y), np.mean(grid_pred == test_y)
             agree = np.mean(grid_pred == exact_pred)
-            print(f"| {gap:g} | {steps} | {100 * exact_acc:.2f} % | {100 * grid_acc:.2f} % | "
+            print(f"| {gap:g} | {label} | {100 * exact_acc:.2f} % | {100 * grid_acc:.2f} % | "
                   f"{100 * (grid_acc - exact_acc):+.2f} | {100 * agree:.2f} % "
                   f"| {100 * frozen:.2f} % |", flush=True)  # fmt: skip
         print(f"<!-- g = {gap:g}: {time.perf_counter() - start:.0f} s -->", flush=True)
