@@ -261,7 +261,7 @@ for split, n_expected in (("train", 60000), ("test", 10000)):
           f"labels={np.bincount(labels).tolist()}")
     print(f"  spikes/sample: mean={n_spk.mean():.1f} min={n_spk.min()} max={n_spk.max()} "
           f"(fraction of features firing {n_spk.mean() / d:.4f})")
-    print(f"  spike times: min={t.min():.6f} max={t.max():.6f} mean={t.mean():.4f}")
+    print(f"  spike times: min={t.min():.7g} max={t.max():.7g} mean={t.mean():.4f}")
     print(f"  silent (feature, sample) pairs: {1 - fired.mean():.4f}; "
           f"features silent on every sample: {int((~fired.any(axis=0)).sum())}/{d}")
     assert n == n_expected and d == 4608
