@@ -9,9 +9,9 @@ For each gap g and each L, both are trained from the same initial weights, in th
 for the same epochs (no early stopping), with a protocol's other values. Printed per row: test
 accuracy of each, the fraction of test samples on which the two trained readouts decide the same
 class, and ``frozen``: the same for the exact-trained weights, evaluated on exact vs floored test
-times (the grid's effect on inference alone). ``--jitter EPS`` adds a row trained on exact times
-plus a tiny random offset: training is chaotic, so this row is the noise floor of the trained
-comparison.
+times (the grid's effect on inference alone). ``--perturb EPS`` adds a row trained on exact
+times scaled by (1 - EPS), which keeps their order and ties: training is chaotic, so this row is
+the noise floor of the trained comparison.
 
     python benchmarks/time_grid_agreement.py ~/data/spikenn/csnn/fmnist \
         --protocol protocols/spikenn/csnn/fmnist/s2stdp+ncg.yaml \
@@ -62,12 +62,12 @@ def main() -> None:
     parser.add_argument("--gaps", type=float, nargs="+", default=[0.0005, 0.001, 0.005])
     parser.add_argument("--steps", type=int, nargs="*", default=[1000, 10000])
     parser.add_argument(
-        "--jitter",
+        "--perturb",
         type=float,
         default=None,
         metavar="EPS",
-        help="also train on exact times + U(0, EPS) (row L = 'jitter'): how far two runs drift "
-        "apart for a perturbation far below any grid (the noise floor of the comparison)",
+        help="also train on exact times x (1 - EPS) (row L = 'perturb'; order and ties kept): "
+        "how far two runs drift apart for a change far below any grid (the noise floor)",
     )
     parser.add_argument("--train-subset", type=int, default=10000)
     parser.add_argument("--test-subset", type=int, default=2000)
@@ -103,11 +103,10 @@ def main() -> None:
                           for name, t in (("train", train_t), ("test", test_t))})
             for steps in args.steps
         ]  # fmt: skip
-        if args.jitter is not None:
-            noise = np.random.default_rng(args.seed + 1)
-            variants.append((f"jitter {args.jitter:g}", {
-                name: np.where(t < 1.0, np.minimum(t + noise.uniform(0, args.jitter, t.shape),
-                                                   np.nextafter(1.0, 0)), 1.0)
+        if args.perturb is not None:
+            scale = 1.0 - args.perturb
+            variants.append((f"perturb {args.perturb:g}", {
+                name: np.where(t < 1.0, t * scale, 1.0)
                 for name, t in (("train", train_t), ("test", test_t))
             }))  # fmt: skip
         for label, floored in variants:
