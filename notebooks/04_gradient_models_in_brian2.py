@@ -193,8 +193,8 @@ membrane_trace(open_results(WORK / "run"))
 # %%
 stack, exported, description = load_network(WORK / "run")
 data = load_gradient_data(protocol.data, protocol.seed)
-inputs = data.dense(data.test, np.arange(4))
-brian = resimulate(stack, exported, inputs, device="runtime")
+batch = data.dense(data.test, np.arange(4))  # counts, and where the batch starts
+brian = resimulate(stack, exported, batch.counts, device="runtime", start=batch.start)
 print("Brian2 readout spikes per sample:", brian.readout_spikes.sum(axis=(1, 2)))
 print("JAX readout spikes per sample:   ", run.output_spike_count.values[:4].sum(axis=1))
 

@@ -2,7 +2,8 @@
 
 Two tiny random networks (AdLIF + BatchNorm -> CuLIF readout; LIF with bias -> non-firing LIF
 readout), 10 samples of 20 steps, each re-simulated on runtime and cpp_standalone (one
-compilation per network for the module).
+compilation per network for the module). Most samples start late (``start``: the front padding
+of SPSN's batches), where the biased LIF layer would otherwise fire.
 """
 
 from __future__ import annotations
@@ -60,19 +61,28 @@ def _case(name: str, build_root) -> dict:
                 "var": jnp.asarray(rng.uniform(0.3, 2.0, size), jnp.float32),
             }
     counts = rng.integers(0, 3, (SAMPLES, STEPS, INPUTS)).astype(np.float32)
+    start = np.array([0, 0, 3, 5, 8, 2, 6, 4, 1, 7])  # each sample's batch begins here
+    counts[np.arange(STEPS)[None, :] < start[:, None]] = 0  # front padding
     forward = stack.forward(
-        params, constants, stats, jnp.asarray(counts), jax.random.PRNGKey(0), train=False
+        params,
+        constants,
+        stats,
+        jnp.asarray(counts),
+        jax.random.PRNGKey(0),
+        train=False,
+        start=jnp.asarray(start),
     )
     exported = stack.inference_weights(params, constants, stats)
     traces = TRACE if name == "adlif" else None
     results = {
-        device: resimulate(stack, exported, counts, device, build_root, traces)
+        device: resimulate(stack, exported, counts, device, build_root, traces, start=start)
         for device in ("runtime", "cpp")
     }
     return {
         "stack": stack,
         "exported": exported,
         "counts": counts,
+        "start": start,
         "traces": traces,
         "threshold": stack.layers[-1].model.firing == "threshold",
         "hidden": np.swapaxes(np.asarray(forward.hidden[0]), 1, 2),  # (n, N, T)
@@ -105,6 +115,18 @@ def test_networks_are_not_trivial(cases, name):
         assert not case["runtime"].readout_spikes.any()
     classes = _decode(case["threshold"], case["spikes"], case["membrane"])
     assert len(set(classes.tolist())) > 1
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_nothing_runs_before_a_sample_starts(cases, name):
+    case = cases[name]
+    before = np.arange(STEPS)[None, None, :] < case["start"][:, None, None]
+    assert not (case["hidden"] * before).any()
+    for result in (case["runtime"], case["cpp"]):
+        assert not (result.readout_membrane * before).any()
+        assert not (result.readout_spikes * before).any()
+    if name == "lif":  # with its bias, the hidden layer fires on empty input once started
+        assert case["hidden"][:, :, -1].any()
 
 
 @pytest.mark.parametrize("device", ["runtime", "cpp"])
@@ -168,8 +190,8 @@ def test_cpp_reuses_its_build_for_new_weights(cases, build_root):
     exported = [dict(layer) for layer in case["exported"]]
     exported[-1]["weight"] = exported[-1]["weight"] * 0.5
     args = (case["stack"], exported, case["counts"])
-    cpp = resimulate(*args, "cpp", build_root, case["traces"])
-    runtime = resimulate(*args, "runtime", build_root, case["traces"])
+    cpp = resimulate(*args, "cpp", build_root, case["traces"], start=case["start"])
+    runtime = resimulate(*args, "runtime", build_root, case["traces"], start=case["start"])
     assert objects() == compiled
     np.testing.assert_array_equal(cpp.readout_spikes, runtime.readout_spikes)
     np.testing.assert_allclose(cpp.readout_membrane, runtime.readout_membrane, rtol=0, atol=1e-9)
@@ -180,7 +202,7 @@ def test_chunks_give_the_same_result(cases, build_root):
     """10 samples in runs of 4 (the last padded with 2 silent samples) = one run of 10."""
     case = cases["adlif"]
     args = (case["stack"], case["exported"], case["counts"], "runtime", build_root)
-    chunked = resimulate(*args, case["traces"], chunk_size=4)
+    chunked = resimulate(*args, case["traces"], chunk_size=4, start=case["start"])
     whole = case["runtime"]
     np.testing.assert_array_equal(chunked.readout_spikes, whole.readout_spikes)
     np.testing.assert_array_equal(chunked.readout_membrane, whole.readout_membrane)

@@ -15,6 +15,7 @@ from brainsnn.data.shd import (
     bin_events,
     n_steps_needed,
     read_shd,
+    sample_lengths,
     write_shd,
 )
 from brainsnn.data.spikingdataset import (
@@ -44,6 +45,7 @@ __all__ = [
     "read_idx",
     "read_shd",
     "read_spiking_dataset",
+    "sample_lengths",
     "synthesise_spoken_digits",
     "ttfs_encode",
     "write_idx",

@@ -304,6 +304,25 @@ def _indices(events: SpikeEvents, indices: np.ndarray | None) -> np.ndarray:
     return idx
 
 
+def sample_lengths(
+    events: SpikeEvents,
+    dt: float,
+    n_steps: int,
+    rounding: Literal["floor", "ceil"] = "floor",
+    indices: np.ndarray | None = None,
+) -> np.ndarray:
+    """Own length (n_selected,) int64 of each selected sample in steps: its last bin below
+    ``n_steps`` + 1, 0 for a sample without such events. SPSN's dense sample of a file is
+    (length, channels); its front-padded batch is as long as the batch's longest sample."""
+    _check_binning(dt, rounding, "start")
+    idx = _indices(events, indices)
+    rows, bins, _ = _event_bins(events, dt, rounding, idx)
+    keep = bins < n_steps
+    lengths = np.zeros(len(idx), dtype=np.int64)
+    np.maximum.at(lengths, rows[keep], bins[keep] + 1)
+    return lengths
+
+
 def n_steps_needed(
     events: SpikeEvents,
     dt: float,
@@ -367,32 +386,49 @@ def bin_events(
 # --- augmentation -------------------------------------------------------------------------
 
 
-def _nearest_source(n: int, offset: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Source index (B, n) and validity mask of an affine map about the axis centre.
+def _nearest_source(
+    n: int, offset: np.ndarray, scale: np.ndarray, lengths: np.ndarray | None = None
+) -> tuple[np.ndarray, ...]:
+    """Source index (B, n) and validity mask of an affine map about each sample's own centre.
 
-    Output pixel j (centre at j + 0.5 - n/2 relative to the image centre) samples the input at
-    (x - offset) / scale, rounded half-to-even like torch.grid_sample(mode='nearest',
-    align_corners=False), which torchvision's RandomAffine uses.
+    Sample b occupies the last ``lengths[b]`` of the n positions (default: all n; front
+    padding before). Its output pixel k (centre at k + 0.5 - L/2 relative to the sample's
+    centre) samples the sample at (x - offset) / scale, rounded half-to-even like
+    torch.grid_sample(mode='nearest', align_corners=False), which torchvision's RandomAffine
+    uses. Positions in the padding, and sources outside the sample, are invalid (zero fill).
     """
-    x = np.arange(n) + 0.5 - n / 2
-    src = (x[None, :] - offset[:, None]) / scale[:, None] + n / 2 - 0.5
+    size = np.full(len(scale), n, np.int64) if lengths is None else np.asarray(lengths, np.int64)
+    first = n - size  # the sample's first position in the padded axis
+    local = np.arange(n)[None, :] - first[:, None]
+    x = local + 0.5 - size[:, None] / 2
+    src = (x - offset[:, None]) / scale[:, None] + size[:, None] / 2 - 0.5
     src = np.rint(src).astype(np.int64)
-    valid = (src >= 0) & (src < n)
-    return np.clip(src, 0, n - 1), valid
+    valid = (local >= 0) & (src >= 0) & (src < size[:, None])
+    return np.clip(src + first[:, None], 0, n - 1), valid
 
 
 def augment_shift_scale(
-    x: np.ndarray, rng: np.random.Generator, shift: float, scale: float
+    x: np.ndarray,
+    rng: np.random.Generator,
+    shift: float,
+    scale: float,
+    lengths: np.ndarray | None = None,
 ) -> np.ndarray:
     """SPSN / ParaLIF augmentation of a batch x (B, T, C): a random affine map per sample.
 
-    Each (T, C) sample is an image of width C: it is translated along the channel axis by a
-    whole number of channels drawn from round(uniform(-shift * C, shift * C)), and scaled
-    about the image centre by one factor from uniform(1 - scale, 1 + scale) applied to BOTH
-    the time and channel axes; nearest-neighbour sampling, zero fill. Same as torchvision
-    RandomAffine(degrees=0, translate=(shift, 0), scale=(1 - scale, 1 + scale)) on a 1 x T x C
-    image (SPSN: shift 0.1, scale 0.3; ParaLIF: 0.05, 0.15). ``rng`` draws, in this order,
-    the B translations, then the B scale factors. Returns a new array of x's dtype.
+    Each sample is an image of height (time) L and width C: it is translated along the channel
+    axis by a whole number of channels drawn from round(uniform(-shift * C, shift * C)), and
+    scaled about its own centre by one factor from uniform(1 - scale, 1 + scale) applied to
+    BOTH the time and channel axes; nearest-neighbour sampling, zero fill. Same as
+    torchvision RandomAffine(degrees=0, translate=(shift, 0), scale=(1 - scale, 1 + scale)) on
+    a 1 x L x C image (SPSN: shift 0.1, scale 0.3; ParaLIF: 0.05, 0.15).
+
+    ``lengths`` (B,): sample b is the last ``lengths[b]`` steps of x (front zero padding, as
+    after SPSN's collate). Its time axis is scaled about ITS centre and stays within those
+    steps, so the result equals augmenting each sample at its own length and padding
+    afterwards (SPSN ``datasets.py``: the transform runs per sample, the padding in collate).
+    Default: every sample is the whole T steps. ``rng`` draws, in this order, the B
+    translations, then the B scale factors. Returns a new array of x's dtype.
     """
     x = np.asarray(x)
     if x.ndim != 3:
@@ -400,10 +436,14 @@ def augment_shift_scale(
     if not (0 <= shift < 1 and 0 <= scale < 1):
         raise ConfigError(f"shift and scale must be in [0, 1), got {shift!r}, {scale!r}")
     b, t, c = x.shape
+    if lengths is not None:
+        lengths = np.asarray(lengths, np.int64)
+        if lengths.shape != (b,) or (lengths < 0).any() or (lengths > t).any():
+            raise ConfigError(f"lengths must be {b} values in 0..{t}, got {lengths!r}")
     max_dx = shift * c
     dx = np.rint(rng.uniform(-max_dx, max_dx, size=b))
     factor = rng.uniform(1 - scale, 1 + scale, size=b)
-    src_t, ok_t = _nearest_source(t, np.zeros(b), factor)
+    src_t, ok_t = _nearest_source(t, np.zeros(b), factor, lengths)
     src_c, ok_c = _nearest_source(c, dx, factor)
     rows = x[np.arange(b)[:, None], src_t]  # whole time rows first (contiguous copies)
     out = np.take_along_axis(rows, src_c[:, None, :], axis=2)

@@ -2,17 +2,30 @@
 
 Samples stay as event lists (SHD layout) and are binned per batch, so a 1 ms grid of ~1,400
 steps never needs the whole set as a dense array in memory.
+
+With ``align: end`` (SPSN, ParaLIF) a batch is what SPSN's collate makes: every sample is
+binned at its own length, augmented at that length, and front-padded to the batch's longest
+sample. The batch sits at the end of the protocol's fixed frame of ``steps`` so that one
+compilation serves every batch; ``DenseBatch.start`` marks where the batch begins, and the
+network runs nothing before it (see ``GradientStack.forward``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from brainsnn.core.errors import DataError
-from brainsnn.data.shd import SpikeEvents, augment_shift_scale, bin_events, read_shd
+from brainsnn.data.shd import (
+    SpikeEvents,
+    augment_shift_scale,
+    bin_events,
+    read_shd,
+    sample_lengths,
+)
 from brainsnn.gradient.protocol import GradientData
 
 
@@ -29,6 +42,14 @@ class SpikeSplit:
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+class DenseBatch(NamedTuple):
+    """Input counts (batch, steps, channels) float32 and the first step of each sample's batch
+    (batch,) int32: steps before it are not part of the batch (0 with ``align: start``)."""
+
+    counts: np.ndarray
+    start: np.ndarray
 
 
 @dataclass
@@ -55,24 +76,36 @@ class GradientDataset:
 
     def dense(
         self, split: SpikeSplit, batch: np.ndarray, rng: np.random.Generator | None = None
-    ) -> np.ndarray:
-        """Counts (len(batch), steps, channels) float32 of split positions ``batch``; with
-        ``rng`` the protocol's shift / scale augmentation is applied."""
+    ) -> DenseBatch:
+        """The samples at split positions ``batch`` as a DenseBatch; with ``rng`` the
+        protocol's shift / scale augmentation is applied to each sample at its own length."""
         section = self.section
+        indices = split.indices[batch]
         counts = bin_events(
             split.events,
             section.dt,
             section.steps,
             rounding=section.rounding,
             align=section.align,
-            indices=split.indices[batch],
+            indices=indices,
         )
-        if rng is not None and (section.shift > 0 or section.scale > 0):
-            counts = augment_shift_scale(counts, rng, section.shift, section.scale)
+        lengths = sample_lengths(split.events, section.dt, section.steps, section.rounding, indices)
+        augment = rng is not None and (section.shift > 0 or section.scale > 0)
+        if section.align == "end":
+            if augment:
+                counts = augment_shift_scale(
+                    counts, rng, section.shift, section.scale, lengths=lengths
+                )
+            first = section.steps - max(int(lengths.max(initial=0)), 1)
+        else:  # FS_coding: a fixed window from time 0; a sample is its first `steps` steps
+            if augment:
+                counts = augment_shift_scale(counts, rng, section.shift, section.scale)
+            first = 0
         if section.empty_steps:
             pad = np.zeros((len(batch), section.empty_steps, counts.shape[2]), counts.dtype)
             counts = np.concatenate([counts, pad], axis=1)
-        return counts.astype(np.float32, copy=False)
+        start = np.full(len(batch), first, np.int32)
+        return DenseBatch(counts.astype(np.float32, copy=False), start)
 
 
 def _read(path: str, hint: str) -> SpikeEvents:

@@ -105,6 +105,7 @@ class Evaluation:
     spikes: np.ndarray
     membrane: np.ndarray
     hidden: np.ndarray
+    start: np.ndarray  # (n,): the step each sample's (front-padded) batch begins at
 
 
 def evaluate_split(
@@ -116,18 +117,25 @@ def evaluate_split(
     outputs = []
     key = jax.random.PRNGKey(seed)
     for index, batch in enumerate(_batches(len(split), trainer.protocol.test.batch_size, None)):
-        x = data.dense(split, batch)
-        outputs.append(trainer.evaluate(state, x, jax.random.fold_in(key, index)))
-    spikes, membrane, hidden = (np.concatenate(parts) for parts in zip(*outputs, strict=True))
-    return Evaluation(split.labels, spikes, membrane, hidden)
+        dense = data.dense(split, batch)
+        outputs.append(
+            (*trainer.evaluate(state, dense, jax.random.fold_in(key, index)), dense.start)
+        )
+    spikes, membrane, hidden, start = (
+        np.concatenate(parts) for parts in zip(*outputs, strict=True)
+    )
+    return Evaluation(split.labels, spikes, membrane, hidden, start)
 
 
 def decisions(protocol: GradientProtocol, evaluation: Evaluation) -> dict[str, np.ndarray]:
     """Predicted class per decoding: fs and fr for spiking readouts, else membrane."""
     if protocol.loss.kind == "membrane":
         from brainsnn.gradient.losses import reduce_membrane
+        from brainsnn.gradient.network import step_mask
 
-        reduced = np.asarray(reduce_membrane(evaluation.membrane, protocol.loss.reduction))
+        n, _, steps = evaluation.membrane.shape
+        valid = step_mask(evaluation.start, n, steps)
+        reduced = np.asarray(reduce_membrane(evaluation.membrane, protocol.loss.reduction, valid))
         return {"membrane": reduced.argmax(axis=-1)}
     first = first_spike_steps(evaluation.spikes, evaluation.membrane)
     return {"fs": first.argmin(axis=-1), "fr": evaluation.spikes.sum(axis=-1).argmax(axis=-1)}
@@ -164,10 +172,10 @@ class GradientRun:
         state = progress.state
         with progress_bar(len(batches), f"epoch {epoch}", self.show_progress, unit="batch") as bar:
             for index, batch in enumerate(batches):
-                x = data.dense(data.train, batch, rng)
+                dense = data.dense(data.train, batch, rng)
                 labels = data.train.labels[batch]
                 key = jax.random.fold_in(jax.random.fold_in(self.key, epoch), index)
-                state, loss, hits = self.trainer.train_step(state, x, labels, key)
+                state, loss, hits = self.trainer.train_step(state, dense, labels, key)
                 losses.append(float(loss))
                 correct += int(hits)
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")
@@ -317,12 +325,13 @@ def _resimulation_values(
     from brainsnn.gradient.resimulate import TraceRequest, resimulate
 
     count = min(protocol.recording.resimulate_samples or len(data.test), len(data.test))
-    inputs = data.dense(data.test, np.arange(count))
+    inputs = data.dense(data.test, np.arange(count)).counts
     traces = protocol.recording.traces
     result = resimulate(
         stack,
         exported,
         inputs,
+        start=evaluation.start[:count],  # where each sample's test batch began
         device=protocol.device.name,
         build_dir=protocol.device.build_dir,
         traces=None if traces is None else TraceRequest.from_section(traces, protocol.data.dt),
@@ -334,12 +343,14 @@ def _resimulation_values(
         np.asarray(result.readout_spikes, np.float32),
         np.asarray(result.readout_membrane, np.float32),
         np.asarray(result.hidden_spike_counts),
+        evaluation.start[:count],
     )
     jax_side = Evaluation(
         evaluation.labels[:count],
         evaluation.spikes[:count],
         evaluation.membrane[:count],
         evaluation.hidden[:count],
+        evaluation.start[:count],
     )
     ours, theirs = decisions(protocol, brian), decisions(protocol, jax_side)
     names = list(ours)

@@ -90,32 +90,59 @@ def first_spike_loss(
     return cross_entropy + time_lambda * jnp.mean(jnp.exp(time_beta * target) - 1)
 
 
-def firing_rate_loss(spikes: jax.Array, labels: jax.Array, alpha: float) -> jax.Array:
-    """Cross-entropy of logits alpha * (spikes per step) of the output neurons (batch, N, T)."""
-    logits = alpha * spikes.mean(axis=-1)
+def _time_mean(values: jax.Array, valid: jax.Array | None) -> jax.Array:
+    """Mean over the last axis (time) of (batch, N, T) values, over valid steps only."""
+    if valid is None:
+        return values.mean(axis=-1)
+    live = valid[:, None, :]
+    return (values * live).sum(axis=-1) / jnp.maximum(live.sum(axis=-1), 1)
+
+
+def firing_rate_loss(
+    spikes: jax.Array, labels: jax.Array, alpha: float, valid: jax.Array | None = None
+) -> jax.Array:
+    """Cross-entropy of logits alpha * (spikes per step) of the output neurons (batch, N, T);
+    ``valid`` (batch, T) limits the steps to each sample's batch."""
+    logits = alpha * _time_mean(spikes, valid)
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
-def reduce_membrane(membrane: jax.Array, reduction: str) -> jax.Array:
-    """Readout membrane (batch, N, T) -> logits (batch, N): mean, max or last over time."""
+def reduce_membrane(
+    membrane: jax.Array, reduction: str, valid: jax.Array | None = None
+) -> jax.Array:
+    """Readout membrane (batch, N, T) -> logits (batch, N): mean, max or last over time.
+
+    ``valid`` (batch, T) is 1 from the step each sample's (front-padded) batch begins: mean
+    and max run over those steps only, as SPSN's do over its batch-long tensors.
+    """
     if reduction == "mean":
-        return membrane.mean(axis=-1)
+        return _time_mean(membrane, valid)
     if reduction == "max":
-        return membrane.max(axis=-1)
+        if valid is None:
+            return membrane.max(axis=-1)
+        return jnp.where(valid[:, None, :] > 0, membrane, -jnp.inf).max(axis=-1)
     return membrane[..., -1]
 
 
-def membrane_loss(membrane: jax.Array, labels: jax.Array, reduction: str) -> jax.Array:
+def membrane_loss(
+    membrane: jax.Array, labels: jax.Array, reduction: str, valid: jax.Array | None = None
+) -> jax.Array:
     """Cross-entropy of the readout membrane reduced over time (SPSN / ParaLIF)."""
-    logits = reduce_membrane(membrane, reduction)
+    logits = reduce_membrane(membrane, reduction, valid)
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
-def spike_rate_penalty(layer_spikes: list[jax.Array], threshold: float) -> jax.Array:
+def spike_rate_penalty(
+    layer_spikes: list[jax.Array], threshold: float, valid: jax.Array | None = None
+) -> jax.Array:
     """SPSN's ReLU(sum_l n_l - threshold * N_total)^2, n_l = sum over neurons of mean spikes.
 
-    layer_spikes: per hidden layer (batch, T, N) activities.
+    layer_spikes: per hidden layer (batch, T, N) activities; the mean runs over batch and the
+    valid steps of ``valid`` (batch, T) (SPSN: its batch-long tensors).
     """
-    expected = sum(s.mean(axis=(0, 1)).sum() for s in layer_spikes)
+    if valid is None:
+        valid = jnp.ones(layer_spikes[0].shape[:2], layer_spikes[0].dtype)
+    count = jnp.maximum(valid.sum(), 1)
+    expected = sum((s * valid[..., None]).sum(axis=(0, 1)).sum() / count for s in layer_spikes)
     total = sum(s.shape[-1] for s in layer_spikes)
     return jax.nn.relu(expected - threshold * total) ** 2

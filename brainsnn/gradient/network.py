@@ -30,6 +30,15 @@ class Forward:
     readout_spikes: jax.Array
     readout_membrane: jax.Array
     batch_stats: list[dict]
+    valid: jax.Array  # (batch, T): 1 from each sample's batch start on
+
+
+def step_mask(start: jax.Array | np.ndarray | None, batch: int, steps: int) -> jax.Array:
+    """(batch, steps) float32: 1 from step ``start[b]`` on (all 1 when ``start`` is None)."""
+    if start is None:
+        return jnp.ones((batch, steps), jnp.float32)
+    first = jnp.broadcast_to(jnp.asarray(start), (batch,))
+    return (jnp.arange(steps)[None, :] >= first[:, None]).astype(jnp.float32)
 
 
 class GradientStack:
@@ -95,15 +104,16 @@ class GradientStack:
             layers.append({**entry, "neuron": neuron})
         return {**params, "layers": layers}
 
-    def _batch_norm(self, current, entry, stats, train: bool):
-        if train:
-            mean = current.mean(axis=(0, 1))
-            var = current.var(axis=(0, 1))
-            count = current.shape[0] * current.shape[1]
+    def _batch_norm(self, current, entry, stats, train: bool, valid):
+        if train:  # statistics over the valid (batch, step) entries only
+            live = valid[..., None]
+            count = valid.sum()
+            mean = (current * live).sum(axis=(0, 1)) / count
+            var = (((current - mean) * live) ** 2).sum(axis=(0, 1)) / count
             stats = {
                 "mean": (1 - BN_MOMENTUM) * stats["mean"] + BN_MOMENTUM * mean,
                 "var": (1 - BN_MOMENTUM) * stats["var"]
-                + BN_MOMENTUM * var * count / max(count - 1, 1),
+                + BN_MOMENTUM * var * count / jnp.maximum(count - 1, 1),
             }
         else:
             mean, var = stats["mean"], stats["var"]
@@ -118,8 +128,16 @@ class GradientStack:
         x: jax.Array,
         key: jax.Array,
         train: bool,
+        start: jax.Array | None = None,
     ) -> Forward:
-        """Run the stack on input counts x (batch, T, inputs)."""
+        """Run the stack on input counts x (batch, T, inputs).
+
+        ``start`` (batch,): each sample's batch begins at that step (a front-padded batch at
+        the end of a longer frame); before it nothing runs: no input current, no BatchNorm
+        statistics, states held at zero, no spikes (default: every sample starts at step 0).
+        """
+        valid = step_mask(start, x.shape[0], x.shape[1])
+        live = valid[..., None]
         activity, hidden, new_stats = x, [], []
         keys = jax.random.split(key, 2 * len(self.layers))
         for index, (section, layer) in enumerate(zip(self.sections, self.layers, strict=True)):
@@ -129,17 +147,19 @@ class GradientStack:
                 current = current + entry["bias"]
             stats = batch_stats[index]
             if section.batch_norm:
-                current, stats = self._batch_norm(current, entry, stats, train)
+                current, stats = self._batch_norm(current, entry, stats, train, valid)
             new_stats.append(stats)
             values = layer.effective(entry["neuron"], constants[index])
-            activity, membrane = layer(current, values, keys[2 * index], self.parallel)
+            activity, membrane = layer(
+                current * live, values, keys[2 * index], self.parallel, valid
+            )
             if index < len(self.layers) - 1:
                 hidden.append(activity)  # spikes before dropout (rate regulariser, counts)
             if train and section.dropout > 0:
                 keep = 1 - section.dropout
                 mask = jax.random.bernoulli(keys[2 * index + 1], keep, (x.shape[0], section.size))
                 activity = activity * mask[:, None, :] / keep
-        return Forward(hidden, activity, membrane, new_stats)
+        return Forward(hidden, activity, membrane, new_stats, valid)
 
     def inference_weights(
         self, params: dict, constants: list[dict], batch_stats: list[dict]

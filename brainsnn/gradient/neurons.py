@@ -116,42 +116,58 @@ class NeuronLayer:
             surrogate=(surrogate.function, surrogate.scale),
         )
 
-    def _sequential(self, x: jax.Array, parameters: dict, key: jax.Array | None):
-        """lax.scan over steps: x (batch, T, N) -> (activity, membrane), both (batch, T, N)."""
+    def _sequential(
+        self, x: jax.Array, parameters: dict, key: jax.Array | None, valid: jax.Array | None
+    ):
+        """lax.scan over steps: x (batch, T, N) -> (activity, membrane), both (batch, T, N).
+
+        ``valid`` (batch, T): where it is 0 the state stays at its initial zeros and nothing
+        fires (the steps before a front-padded batch begins)."""
         batch = x.shape[0]
         state = {name: jnp.zeros((batch, self.size), x.dtype) for name in self.model.spec.state}
+        if valid is None:
+            valid = jnp.ones(x.shape[:2], x.dtype)
 
-        def step(carry, x_t):
+        def step(carry, inputs):
+            x_t, valid_t = inputs
+            live = valid_t[:, None]
             env = _run_statements(self._step, {**parameters, **carry, INPUT_NAME: x_t})
-            membrane = env[self.model.spec.membrane]
+            membrane = env[self.model.spec.membrane] * live  # after the step, before the reset
             if self.model.firing == "threshold":
-                spike = self._threshold_spike(env)
+                spike = self._threshold_spike(env) * live
                 held = jax.lax.stop_gradient(spike)
                 for target, function in self._reset:
                     env[target] = env[target] + held * (function(env) - env[target])
                 if self.model.spec.spike is not None:
                     env[self.model.spec.spike] = spike
-                activity = spike
-            else:  # no reset: the spikes are drawn from the whole trace afterwards
-                activity = membrane
-            new_state = {name: env[name] for name in self.model.spec.state}
+            new_state = {
+                name: jnp.where(live > 0, env[name], carry[name]) for name in self.model.spec.state
+            }
+            # no reset: the spikes are drawn from the whole trace afterwards
+            activity = spike if self.model.firing == "threshold" else membrane
             return new_state, (activity, membrane)
 
-        _, (activity, membrane) = jax.lax.scan(step, state, jnp.swapaxes(x, 0, 1))
+        _, (activity, membrane) = jax.lax.scan(
+            step, state, (jnp.swapaxes(x, 0, 1), jnp.swapaxes(valid, 0, 1))
+        )
         activity, membrane = jnp.swapaxes(activity, 0, 1), jnp.swapaxes(membrane, 0, 1)
         if self.model.firing != "threshold":
-            activity = self._fire_trace(membrane, parameters, key)
+            activity = self._fire_trace(membrane, parameters, key, valid)
         return activity, membrane
 
-    def _fire_trace(self, membrane: jax.Array, parameters: dict, key: jax.Array | None):
+    def _fire_trace(
+        self, membrane: jax.Array, parameters: dict, key: jax.Array | None, valid: jax.Array
+    ):
         surrogate = self.model.spec.surrogate
-        return fire(
+        activity = fire(
             self.model.firing,
             membrane,
             key=key,
             surrogate=(surrogate.function, surrogate.scale) if surrogate else ("atan", 1.0),
             theta=parameters.get("theta"),
+            valid=valid,
         )
+        return activity * valid[..., None]
 
     def _linear_step(self, parameters: dict, state: jax.Array, x: jax.Array) -> jax.Array:
         """One step of the model code on a state (N, S) (columns in state order), input (N,)."""
@@ -184,19 +200,32 @@ class NeuronLayer:
         response = jnp.einsum("tnij,nj->tni", powers, drive)
         return response[..., list(self.model.spec.state).index(self.model.spec.membrane)]
 
-    def _parallel(self, x: jax.Array, parameters: dict, key: jax.Array | None):
+    def _parallel(
+        self, x: jax.Array, parameters: dict, key: jax.Array | None, valid: jax.Array | None
+    ):
         steps = x.shape[1]
         kernel = self.kernel(parameters, steps)
         size = 2 * steps
-        spectrum = jnp.fft.rfft(x, n=size, axis=1) * jnp.fft.rfft(kernel, n=size, axis=0)
-        membrane = jnp.fft.irfft(spectrum, n=size, axis=1)[:, :steps].astype(x.dtype)
-        return self._fire_trace(membrane, parameters, key), membrane
+        if valid is None:
+            valid = jnp.ones(x.shape[:2], x.dtype)
+        live = valid[..., None]
+        # a causal filter of an input that is 0 before the batch starts: the state stays 0 there
+        spectrum = jnp.fft.rfft(x * live, n=size, axis=1) * jnp.fft.rfft(kernel, n=size, axis=0)
+        membrane = jnp.fft.irfft(spectrum, n=size, axis=1)[:, :steps].astype(x.dtype) * live
+        return self._fire_trace(membrane, parameters, key, valid), membrane
 
     def __call__(
-        self, x: jax.Array, parameters: dict, key: jax.Array | None, parallel: bool | None = None
+        self,
+        x: jax.Array,
+        parameters: dict,
+        key: jax.Array | None,
+        parallel: bool | None = None,
+        valid: jax.Array | None = None,
     ) -> tuple[jax.Array, jax.Array]:
-        """Run the layer on x (batch, T, N); ``parameters`` are effective values (size,)."""
+        """Run the layer on x (batch, T, N); ``parameters`` are effective values (size,);
+        ``valid`` (batch, T) is 0 on the steps before each sample's batch begins (default:
+        all steps are valid)."""
         use_parallel = self.parallel if parallel is None else parallel and self.parallel
         if use_parallel:
-            return self._parallel(x, parameters, key)
-        return self._sequential(x, parameters, key)
+            return self._parallel(x, parameters, key, valid)
+        return self._sequential(x, parameters, key, valid)

@@ -30,8 +30,11 @@ class GradientData(Section):
     )
     align: Literal["start", "end"] = Field(
         "start",
-        description="start: time 0 at step 0, zeros appended (FS_coding); end: zeros prepended "
-        "so every sample ends at the last step (SPSN's front padding)",
+        description="start: time 0 at step 0, zeros appended, every batch runs all steps "
+        "(FS_coding); end: SPSN's batches: each sample at its own length (augmented at that "
+        "length), zeros prepended up to the batch's longest sample; the network runs nothing "
+        "before the batch begins, and mean / max readouts and the rate regulariser cover the "
+        "batch's steps only",
     )
     validation_fraction: float = Field(
         0.0,
@@ -46,7 +49,11 @@ class GradientData(Section):
         0.0, ge=0, lt=1, description="augmentation: random channel shift up to +-shift x channels"
     )
     scale: float = Field(
-        0.0, ge=0, lt=1, description="augmentation: random scale in [1 - scale, 1 + scale]"
+        0.0,
+        ge=0,
+        lt=1,
+        description="augmentation: random scale in [1 - scale, 1 + scale] of both "
+        "axes, about the sample's own centre (align: end) or the window's (align: start)",
     )
 
     @field_validator("dt", mode="before")

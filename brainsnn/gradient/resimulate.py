@@ -9,7 +9,9 @@ concatenated in time (sample s, step t at time (s T + t) dt); an input group's `
 (``count > 0``) drives ``x_post += weight * count_pre``, hidden spikes ``x_post += weight`` (dense
 all-to-all synapses); ``x`` holds the bias before any input arrives, so x = bias + this step's
 weighted input. All samples run in ONE ``run()``; a ``run_regularly`` every T steps zeroes all
-state at each sample start.
+state at each sample start. A 1-D ``TimedArray`` ``step_valid`` is 0 on the steps before a
+sample's (front-padded) batch begins: there the step code's result is multiplied by 0 (the state
+stays at its zeros) and the threshold cannot be crossed, as in the JAX forward pass.
 
 Scheduling (one step; every object has an explicit slot and order, see ``ORDER``)::
 
@@ -63,7 +65,7 @@ SUPPORTED = (
 #: The synaptic weight variable (a name no model may use: models do have a 'w').
 WEIGHT = "weight"
 #: Variables the re-simulation adds to every layer group.
-ENGINE_NAMES = {"x", "bias", "traced", "trace_stop", WEIGHT}
+ENGINE_NAMES = {"x", "bias", "traced", "trace_stop", "step_valid", WEIGHT}
 
 #: Orders within the 'groups' slot: layer k (0-based) uses 10 (k + 1) + offset.
 ORDER = {"synapses": 0, "step": 1, "threshold": 2, "record": 3, "trace_record": 4, "reset": 5}
@@ -155,6 +157,7 @@ class _Built:
     duration: b2.Quantity
     layout: _Layout
     counts: b2.TimedArray
+    valid: b2.TimedArray
     groups: list[b2.NeuronGroup]
     synapses: list[b2.Synapses]
     membrane: b2.StateMonitor
@@ -204,6 +207,7 @@ def _build(layout: _Layout) -> _Built:
     counts = b2.TimedArray(
         np.zeros((layout.samples * layout.steps, layout.inputs)), dt=STEP, name="resim_counts"
     )
+    valid = b2.TimedArray(np.ones(layout.samples * layout.steps), dt=STEP, name="resim_valid")
     inputs = b2.NeuronGroup(
         layout.inputs,
         "count = input_counts(t, i) : 1",
@@ -224,7 +228,10 @@ def _build(layout: _Layout) -> _Built:
         kwargs = {}
         if layer.fires:
             reset = [spec.reset or ""] + ([f"{spec.spike} = 1"] if spec.spike else [])
-            kwargs = {"threshold": spec.threshold, "reset": "\n".join(reset).strip() or None}
+            kwargs = {
+                "threshold": f"({spec.threshold}) and step_valid(t) > 0.5",
+                "reset": "\n".join(reset).strip() or None,
+            }
         events = {"trace": "traced > 0.5 and t < trace_stop * dt"} if traced else None
         group = b2.NeuronGroup(
             layer.size,
@@ -238,8 +245,9 @@ def _build(layout: _Layout) -> _Built:
         group.run_regularly(
             zero, clock=sample_clock, when="start", order=0, name=f"resim_layer{index}_zero"
         )
+        hold = "\n".join(f"{name} = {name} * step_valid(t)" for name in spec.state)
         group.run_regularly(
-            spec.step.rstrip() + "\nx = bias  # the next step's input starts at the bias",
+            f"{spec.step.rstrip()}\n{hold}\nx = bias  # the next step's input starts at the bias",
             clock=clock,
             when="groups",
             order=_slot(index, "step"),
@@ -300,10 +308,11 @@ def _build(layout: _Layout) -> _Built:
         source, source_size = group, layer.size
     return _Built(
         network=b2.Network(*objects),
-        namespace={"input_counts": counts},
+        namespace={"input_counts": counts, "step_valid": valid},
         duration=layout.samples * layout.steps * STEP,
         layout=layout,
         counts=counts,
+        valid=valid,
         groups=groups,
         synapses=synapses,
         membrane=membrane,
@@ -313,10 +322,15 @@ def _build(layout: _Layout) -> _Built:
 
 
 def _fill(
-    net: _Built, exported: list[dict], inputs: np.ndarray, trace: TraceRequest | None
+    net: _Built,
+    exported: list[dict],
+    inputs: np.ndarray,
+    start: np.ndarray,
+    trace: TraceRequest | None,
 ) -> ChunkValues:
     layout = net.layout
     counts = np.asarray(inputs, np.float64).reshape(layout.samples * layout.steps, layout.inputs)
+    valid = (np.arange(layout.steps)[None, :] >= np.asarray(start)[:, None]).astype(np.float64)
     values: list[tuple[b2.Group, str, object]] = []
     for index, (group, syn, entry) in enumerate(
         zip(net.groups, net.synapses, exported, strict=True)
@@ -336,7 +350,7 @@ def _fill(
                 traced[list(trace.neurons)] = 1.0
                 samples = min(trace.samples, layout.samples)
             values += [(group, "traced", traced), (group, "trace_stop", samples * layout.steps)]
-    return {net.counts: counts}, values
+    return {net.counts: counts, net.valid: valid.ravel()}, values
 
 
 def _steps(times: np.ndarray) -> np.ndarray:
@@ -432,6 +446,7 @@ def resimulate(
     traces: TraceRequest | None = None,
     threads: int = 0,
     chunk_size: int | None = None,
+    start: np.ndarray | None = None,
 ) -> Resimulation:
     """Run a trained stack in Brian2 on input counts (n_samples, T, C), all samples in one run.
 
@@ -443,6 +458,9 @@ def resimulate(
     ``chunk_size``: run the samples in runs of this many (the last one padded with silent
     samples) instead of one run of all: bounds the dense input array (samples x T x C float64)
     and lets any number of samples reuse one compiled build. Traces cover the first chunk.
+
+    ``start`` (n_samples,): the step each sample's front-padded batch begins at (the
+    ``DenseBatch.start`` of its evaluation batch); nothing runs before it. Default: 0.
     """
     layers = _check_layers(stack)
     inputs = np.asarray(inputs, np.float64)
@@ -458,6 +476,11 @@ def resimulate(
         raise ConfigError(f"re-simulation chunk_size must be positive, got {chunk_size}")
     trace_layer, trace_variables = _trace_layout(layers, traces)
     n = inputs.shape[0]
+    start = np.zeros(n, np.int64) if start is None else np.asarray(start, np.int64)
+    if start.shape != (n,) or (start < 0).any() or (start >= inputs.shape[1]).any():
+        raise ConfigError(
+            f"re-simulation start must be {n} steps in 0..{inputs.shape[1] - 1}, got {start!r}"
+        )
     size = n if chunk_size is None else chunk_size
     layout = _Layout(
         inputs=stack.inputs,
@@ -473,11 +496,19 @@ def resimulate(
     padded = -(-n // size) * size
     if padded > n:
         inputs = np.concatenate([inputs, np.zeros((padded - n, *inputs.shape[1:]))])
+        start = np.concatenate([start, np.zeros(padded - n, np.int64)])
     parts = []
-    for start in range(0, padded, size):
-        chunk = inputs[start : start + size]
-        chunk_request = request if start == 0 else None
-        net = runner.run(partial(_fill, exported=exported, inputs=chunk, trace=chunk_request))
+    for first in range(0, padded, size):
+        chunk = inputs[first : first + size]
+        chunk_request = request if first == 0 else None
+        fill = partial(
+            _fill,
+            exported=exported,
+            inputs=chunk,
+            start=start[first : first + size],
+            trace=chunk_request,
+        )
+        net = runner.run(fill)
         parts.append(_read(net, runner.name, chunk_request))
     if len(parts) == 1 and padded == n:
         return parts[0]

@@ -64,13 +64,16 @@ def paralif_spikes(
     theta: jax.Array | None,
     key: jax.Array | None,
     surrogate: tuple[str, float],
+    valid: jax.Array | None = None,
 ) -> jax.Array:
     """ParaLIF spike functions on a whole membrane trace (batch, T, N) (spec B.6).
 
     ``mode`` is ParaLIF's name: a normalisation prefix ('' identity, S sigmoid, T tanh,
     TR relu(tanh)) and a generator: B Bernoulli(normalised m) (straight-through), T
     H(nu(m) - theta), D H(nu(m[t]) - nu(m[t-1]) - theta) with nu(m[-1]) = 0 ("the membrane
-    rose by more than theta"); T and D use the surrogate.
+    rose by more than theta"); T and D use the surrogate. ``valid`` (batch, T): the steps
+    before a front-padded batch begins are 0; D's nu(m[-1]) = 0 is then at the first valid
+    step, as if the batch started there.
     """
     normalised = _NORMALISE[mode[:-1]](membrane)
     generator = mode[-1]
@@ -78,6 +81,9 @@ def paralif_spikes(
         return bernoulli_straight_through(normalised, key)
     if generator == "D":
         previous = jnp.concatenate([jnp.zeros_like(normalised[:, :1]), normalised[:, :-1]], 1)
+        if valid is not None:
+            before = jnp.concatenate([jnp.zeros_like(valid[:, :1]), valid[:, :-1]], 1)
+            previous = previous * before[..., None]
         normalised = normalised - previous
     return heaviside(normalised - theta, False, *surrogate)
 
@@ -89,13 +95,14 @@ def fire(
     inclusive: bool = True,
     surrogate: tuple[str, float] = ("fast_sigmoid", 5.0),
     theta: jax.Array | None = None,
+    valid: jax.Array | None = None,
 ) -> jax.Array:
     """A layer's activity from its threshold argument (threshold) or membrane (the others;
-    ParaLIF modes need the whole trace (batch, T, N) and ``theta``)."""
+    ParaLIF modes need the whole trace (batch, T, N), ``theta`` and ``valid``)."""
     if firing == "threshold":
         return heaviside(value, inclusive, *surrogate)
     if firing.startswith("paralif_"):
-        return paralif_spikes(firing.removeprefix("paralif_"), value, theta, key, surrogate)
+        return paralif_spikes(firing.removeprefix("paralif_"), value, theta, key, surrogate, valid)
     if firing == "sigmoid_bernoulli":
         return sigmoid_bernoulli(value, key)
     if firing == "gumbel_softmax":

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from brainsnn.gradient.data import DenseBatch
 from brainsnn.gradient.losses import (
     firing_rate_loss,
     first_spike_loss,
@@ -84,10 +85,13 @@ class GradientTrainer:
             jnp.swapaxes(forward.readout_membrane, 1, 2),
         )
 
-    def _loss(self, params, batch_stats, x, labels, key):
+    def _loss(self, params, batch_stats, x, start, labels, key):
         loss_section = self.protocol.loss
-        forward = self.stack.forward(params, self.constants, batch_stats, x, key, train=True)
+        forward = self.stack.forward(
+            params, self.constants, batch_stats, x, key, train=True, start=start
+        )
         spikes, membrane = self._outputs(forward)
+        valid = forward.valid
         if loss_section.kind == "first_spike":
             times = first_spike_times(spikes, membrane, loss_section.spread, loss_section.amplitude)
             loss = first_spike_loss(
@@ -100,19 +104,19 @@ class GradientTrainer:
             )
             prediction = times.argmin(axis=-1)
         elif loss_section.kind == "firing_rate":
-            loss = firing_rate_loss(spikes, labels, loss_section.alpha)
+            loss = firing_rate_loss(spikes, labels, loss_section.alpha, valid)
             prediction = spikes.sum(axis=-1).argmax(axis=-1)
         else:
-            loss = membrane_loss(membrane, labels, loss_section.reduction)
-            prediction = reduce_membrane(membrane, loss_section.reduction).argmax(axis=-1)
+            loss = membrane_loss(membrane, labels, loss_section.reduction, valid)
+            prediction = reduce_membrane(membrane, loss_section.reduction, valid).argmax(axis=-1)
         if loss_section.rate_threshold is not None and forward.hidden:
-            loss = loss + spike_rate_penalty(forward.hidden, loss_section.rate_threshold)
+            loss = loss + spike_rate_penalty(forward.hidden, loss_section.rate_threshold, valid)
         correct = (prediction == labels).sum()
         return loss, (forward.batch_stats, correct)
 
-    def _train_step_impl(self, state: TrainState, x, labels, key):
+    def _train_step_impl(self, state: TrainState, x, start, labels, key):
         (loss, (batch_stats, correct)), grads = jax.value_and_grad(self._loss, has_aux=True)(
-            state.params, state.batch_stats, x, labels, key
+            state.params, state.batch_stats, x, start, labels, key
         )
         training = self.protocol.training
         if training.accumulate_gradients:
@@ -127,14 +131,18 @@ class GradientTrainer:
         new_state = TrainState(params, opt_state, batch_stats, accumulated, state.step + 1)
         return new_state, loss, correct
 
-    def train_step(self, state: TrainState, x: np.ndarray, labels: np.ndarray, key):
+    def train_step(self, state: TrainState, batch: DenseBatch, labels: np.ndarray, key):
         """One optimiser step; returns (state, loss, number of correct training decisions)."""
-        return self._train_step(state, jnp.asarray(x), jnp.asarray(labels), key)
+        return self._train_step(
+            state, jnp.asarray(batch.counts), jnp.asarray(batch.start), jnp.asarray(labels), key
+        )
 
     # --- evaluation --------------------------------------------------------------------------
 
-    def _evaluate_impl(self, params, batch_stats, x, key):
-        forward = self.stack.forward(params, self.constants, batch_stats, x, key, train=False)
+    def _evaluate_impl(self, params, batch_stats, x, start, key):
+        forward = self.stack.forward(
+            params, self.constants, batch_stats, x, key, train=False, start=start
+        )
         spikes, membrane = self._outputs(forward)
         hidden = (
             jnp.stack([h.sum(axis=(1, 2)) for h in forward.hidden], axis=-1)
@@ -143,14 +151,19 @@ class GradientTrainer:
         )
         return spikes, membrane, hidden
 
-    def evaluate(self, state: TrainState, x: np.ndarray, key) -> tuple[np.ndarray, ...]:
+    def evaluate(self, state: TrainState, batch: DenseBatch, key) -> tuple[np.ndarray, ...]:
         """Readout spikes (n, N, T), readout membrane (n, N, T) and hidden-layer activity
-        summed per sample (n, layers); x is padded to a full batch to reuse one compilation."""
+        summed per sample (n, layers); the batch is padded to a full one (silent samples) to
+        reuse one compilation."""
         size = self.protocol.test.batch_size
+        x, start = batch.counts, batch.start
         count = len(x)
         if count < size:
             x = np.concatenate([x, np.zeros((size - count, *x.shape[1:]), x.dtype)])
+            start = np.concatenate(
+                [start, np.full(size - count, start.max(initial=0), start.dtype)]
+            )
         spikes, membrane, hidden = self._evaluate(
-            state.params, state.batch_stats, jnp.asarray(x), key
+            state.params, state.batch_stats, jnp.asarray(x), jnp.asarray(start), key
         )
         return np.asarray(spikes[:count]), np.asarray(membrane[:count]), np.asarray(hidden[:count])

@@ -1,0 +1,162 @@
+"""SPSN's data path: each sample augmented at its own length, batches front-padded to their
+longest sample, and a batch at the end of the fixed frame equal to the batch alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+
+from brainsnn.data.shd import SpikeEvents, augment_shift_scale  # noqa: E402
+from brainsnn.gradient import losses  # noqa: E402
+from brainsnn.gradient.data import GradientDataset, SpikeSplit  # noqa: E402
+from brainsnn.gradient.network import GradientStack  # noqa: E402
+from brainsnn.gradient.protocol import GradientData, GradientNetwork  # noqa: E402
+
+
+class _Draws:
+    """A stand-in for np.random.Generator whose uniform() returns given values in turn."""
+
+    def __init__(self, *values: np.ndarray):
+        self.values = list(values)
+
+    def uniform(self, low, high, size):
+        value = np.asarray(self.values.pop(0), np.float64)
+        assert value.shape == (size,) and ((low <= value) & (value <= high)).all()
+        return value
+
+
+def test_a_short_sample_is_scaled_about_its_own_centre_and_stays_in_its_window():
+    """Hand-made: a 4-step sample at the end of a 10-step frame, 4 channels, scale 0.5.
+
+    Its own image is rows 6..9 of the frame. Output row k of the sample samples row
+    rint((k + 0.5 - 2) / 0.5 + 1.5) = -2 (empty), 0, 2, 4 (empty), and the channels alike; the
+    frame's rows 0..5 stay empty. Scaling about the frame's centre (the old behaviour) would
+    have moved the sample towards step 5 and out of its own rows.
+    """
+    sample = np.arange(1, 17, dtype=np.float32).reshape(4, 4)  # rows = steps, columns = channels
+    x = np.zeros((1, 10, 4), np.float32)
+    x[0, 6:] = sample
+    out = augment_shift_scale(x, _Draws([0.0], [0.5]), shift=0.1, scale=0.5, lengths=[4])
+    expected = np.zeros((10, 4), np.float32)
+    expected[7, 1:3] = sample[0, [0, 2]]
+    expected[8, 1:3] = sample[2, [0, 2]]
+    np.testing.assert_array_equal(out[0], expected)
+    whole_frame = augment_shift_scale(x, _Draws([0.0], [0.5]), shift=0.1, scale=0.5)
+    assert not np.array_equal(whole_frame[0], expected)
+
+
+def test_augmenting_in_the_frame_equals_augmenting_each_sample_then_padding():
+    rng = np.random.default_rng(0)
+    batch, frame, channels = 6, 30, 12
+    lengths = np.array([30, 17, 5, 1, 0, 24])
+    x = np.zeros((batch, frame, channels), np.float32)
+    for b, length in enumerate(lengths):
+        x[b, frame - length :] = rng.integers(0, 3, (length, channels))
+    shifts = np.rint(rng.uniform(-2.4, 2.4, batch))
+    factors = rng.uniform(0.6, 1.4, batch)
+    out = augment_shift_scale(x, _Draws(shifts, factors), 0.2, 0.4, lengths=lengths)
+    for b, length in enumerate(lengths):
+        own = x[b : b + 1, frame - length :]
+        alone = augment_shift_scale(own, _Draws(shifts[[b]], factors[[b]]), 0.2, 0.4)
+        np.testing.assert_array_equal(out[b, frame - length :], alone[0])
+        assert not out[b, : frame - length].any()
+    assert (factors > 1.2).any() and (factors < 0.8).any() and out.any()
+
+
+def _dataset(align: str) -> GradientDataset:
+    """Three samples of 2 channels at 1 ms (ceil binning: bins 0, 3 | 1, 5 | 1): own lengths
+    4, 6 and 2 steps."""
+    events = SpikeEvents(
+        times=[np.array([0.0, 0.0021]), np.array([0.001, 0.0049]), np.array([0.0004])],
+        units=[np.array([0, 1]), np.array([1, 0]), np.array([1])],
+        labels=np.array([0, 1, 0]),
+        n_units=2,
+    )
+    section = GradientData(
+        train="unused.h5", test="unused.h5", dt="1 ms", steps=8, rounding="ceil", align=align
+    )
+    split = SpikeSplit(events, np.arange(3))
+    return GradientDataset(section, split, None, split)
+
+
+def test_a_batch_is_front_padded_to_its_longest_sample():
+    data = _dataset("end")
+    both = data.dense(data.train, np.array([0, 2]))
+    assert both.counts.shape == (2, 8, 2) and both.start.tolist() == [4, 4]  # 8 - 4
+    np.testing.assert_array_equal(both.counts[0, 4:], [[1, 0], [0, 0], [0, 0], [0, 1]])
+    np.testing.assert_array_equal(both.counts[1, 4:], [[0, 0], [0, 0], [0, 0], [0, 1]])
+    assert not both.counts[:, :4].any()
+    assert data.dense(data.train, np.arange(3)).start.tolist() == [2, 2, 2]  # 8 - 6
+    fixed = _dataset("start").dense(data.train, np.array([0, 2]))
+    assert fixed.start.tolist() == [0, 0]  # FS_coding: a fixed window from time 0
+    np.testing.assert_array_equal(fixed.counts[0, :4], [[1, 0], [0, 0], [0, 0], [0, 1]])
+
+
+NETWORK = {
+    "hidden": [
+        {"size": 10, "neuron": "gradient/lif", "bias": True, "batch_norm": True},
+        {
+            "size": 10,
+            "neuron": "gradient/paralif",
+            "firing": "paralif_SD",
+            "bias": True,
+            "parameters": {"theta": 0.02},
+        },
+    ],
+    "readout": {"size": 3, "neuron": "gradient/lif", "firing": "none", "bias": True},
+}
+
+
+def _objective(stack, constants, stats, x, labels, start):
+    """SPSN's loss (membrane mean + rate regulariser) and the forward pass it came from."""
+
+    def loss(params):
+        forward = stack.forward(params, constants, stats, x, jax.random.PRNGKey(0), True, start)
+        membrane = jnp.swapaxes(forward.readout_membrane, 1, 2)
+        value = losses.membrane_loss(membrane, labels, "mean", forward.valid)
+        value = value + losses.spike_rate_penalty(forward.hidden, 0.01, forward.valid)
+        return value, (forward.hidden, forward.readout_membrane, forward.batch_stats)
+
+    return loss
+
+
+def test_a_batch_at_the_end_of_a_longer_frame_equals_the_batch_alone():
+    """LIF + BatchNorm (scan) and ParaLIF-SD (FFT filter, D spikes) layers with biases: a batch
+    of 25 steps placed at the end of a 60-step frame gives the loss, gradients, spikes and
+    membranes of the 25-step batch (its first step is the frame's step 35)."""
+    stack = GradientStack(GradientNetwork(**NETWORK), 6)
+    params, constants, stats = stack.init_state(3)
+    params["layers"][0]["bn_scale"] = jnp.full(10, 2.0)  # so that both layers fire
+    params["layers"][0]["bn_shift"] = jnp.full(10, 0.5)
+    params["layers"][1]["weight"] = params["layers"][1]["weight"] * 5
+    params["layers"][1]["bias"] = jnp.full(10, 0.5)
+    rng = np.random.default_rng(2)
+    short = rng.integers(0, 2, (4, 25, 6)).astype(np.float32)
+    short[1, :9] = 0  # a shorter sample of the batch: padded inside the batch, as in SPSN
+    frame = np.concatenate([np.zeros((4, 35, 6), np.float32), short], axis=1)
+    labels = jnp.asarray([0, 1, 2, 1])
+    alone = _objective(stack, constants, stats, jnp.asarray(short), labels, None)
+    padded = _objective(stack, constants, stats, jnp.asarray(frame), labels, jnp.full(4, 35))
+    (loss_a, fwd_a), grad_a = jax.value_and_grad(alone, has_aux=True)(params)
+    (loss_p, fwd_p), grad_p = jax.value_and_grad(padded, has_aux=True)(params)
+
+    np.testing.assert_allclose(float(loss_p), float(loss_a), rtol=1e-5)
+    for a, p in zip(jax.tree.leaves(grad_a), jax.tree.leaves(grad_p), strict=True):
+        np.testing.assert_allclose(p, a, rtol=2e-4, atol=1e-6)
+    (hidden_a, membrane_a, stats_a), (hidden_p, membrane_p, stats_p) = fwd_a, fwd_p
+    for a, p in zip(hidden_a, hidden_p, strict=True):
+        np.testing.assert_array_equal(p[:, 35:], a)
+        assert not p[:, :35].any()
+        assert 0.05 < float(a.mean()) < 0.9  # both layers fire, not always
+    np.testing.assert_allclose(membrane_p[:, 35:], membrane_a, atol=1e-5)
+    for a, p in zip(stats_a, stats_p, strict=True):
+        for key in a:
+            np.testing.assert_allclose(p[key], a[key], rtol=1e-5)
+
+    unmasked = _objective(stack, constants, stats, jnp.asarray(frame), labels, None)
+    loss_u, (hidden_u, _, _) = unmasked(params)
+    assert hidden_u[1][:, :35].any()  # the biases make the padding fire without the mask
+    assert abs(float(loss_u) - float(loss_a)) > 1e-3
