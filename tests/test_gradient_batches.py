@@ -9,7 +9,7 @@ import pytest
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
-from brainsnn.data.shd import SpikeEvents, augment_shift_scale  # noqa: E402
+from brainsnn.data.shd import SpikeEvents, augment_shift_scale, sample_lengths  # noqa: E402
 from brainsnn.gradient import losses  # noqa: E402
 from brainsnn.gradient.data import GradientDataset, SpikeSplit  # noqa: E402
 from brainsnn.gradient.network import GradientStack  # noqa: E402
@@ -160,3 +160,44 @@ def test_a_batch_at_the_end_of_a_longer_frame_equals_the_batch_alone():
     loss_u, (hidden_u, _, _) = unmasked(params)
     assert hidden_u[1][:, :35].any()  # the biases make the padding fire without the mask
     assert abs(float(loss_u) - float(loss_a)) > 1e-3
+
+
+def test_a_batch_runs_in_the_shortest_bucket_that_holds_it():
+    data = _dataset("end")
+    data.section = data.section.model_copy(update={"bucket": 3})
+    both = data.dense(data.train, np.array([0, 2]))  # longest 4 steps: a frame of 6
+    assert both.counts.shape == (2, 6, 2) and both.start.tolist() == [2, 2]
+    full = _dataset("end").dense(data.train, np.array([0, 2]))  # frame 8 (bucket 100 > steps)
+    np.testing.assert_array_equal(data.full_frame(both.counts, 1), full.counts)
+    assert data.dense(data.train, np.arange(3)).counts.shape == (3, 6, 2)  # longest 6
+    assert data.dense(data.train, np.array([2])).counts.shape == (1, 3, 2)  # longest 2
+
+
+def test_augmented_events_equal_the_dense_augmentation_of_each_sample():
+    """The batch built from events equals augment_shift_scale on the dense samples with their
+    own lengths (the reference above), for random samples, shifts and scales."""
+    rng = np.random.default_rng(4)
+    n, channels = 40, 9
+    times = [
+        np.sort(rng.uniform(0, rng.uniform(0.002, 0.03), rng.integers(0, 25))) for _ in range(n)
+    ]
+    units = [rng.integers(0, channels, len(t)) for t in times]
+    events = SpikeEvents(times, units, np.zeros(n, int), n_units=channels)
+    section = GradientData(
+        train="unused.h5", test="unused.h5", dt="1 ms", steps=30, rounding="ceil", align="end",
+        shift=0.3, scale=0.45, bucket=0,
+    )  # fmt: skip
+    split = SpikeSplit(events, np.arange(n))
+    data = GradientDataset(section, split, None, split)
+    changed = 0
+    for seed in range(5):
+        batch = rng.permutation(n)[:8]
+        built = data.dense(split, batch, np.random.default_rng(seed))
+        plain = data.dense(split, batch)
+        own = sample_lengths(events, 0.001, 30, "ceil", batch)
+        reference = augment_shift_scale(
+            plain.counts, np.random.default_rng(seed), 0.3, 0.45, lengths=own
+        )
+        np.testing.assert_array_equal(built.counts, reference)
+        changed += not np.array_equal(built.counts, plain.counts)
+    assert changed == 5

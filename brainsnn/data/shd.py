@@ -304,6 +304,40 @@ def _indices(events: SpikeEvents, indices: np.ndarray | None) -> np.ndarray:
     return idx
 
 
+@dataclass
+class BatchEvents:
+    """Events of selected samples, each with its own length, ready to place in a dense frame.
+
+    ``sample`` (row in the selection), ``step`` (bin within the sample's own window of
+    ``lengths[sample]`` steps) and ``unit``, one entry per spike (int64); ``lengths``
+    (n_selected,): the last kept bin + 1 (0 for a sample without events).
+    """
+
+    sample: np.ndarray
+    step: np.ndarray
+    unit: np.ndarray
+    lengths: np.ndarray
+
+
+def batch_events(
+    events: SpikeEvents,
+    dt: float,
+    n_steps: int,
+    rounding: Literal["floor", "ceil"] = "floor",
+    indices: np.ndarray | None = None,
+) -> BatchEvents:
+    """The binned events of the selected samples (bins >= ``n_steps`` dropped). SPSN's dense
+    sample is (length, channels); its front-padded batch is as long as its longest sample."""
+    _check_binning(dt, rounding, "start")
+    idx = _indices(events, indices)
+    rows, bins, units = _event_bins(events, dt, rounding, idx)
+    keep = bins < n_steps
+    rows, bins, units = rows[keep], bins[keep], units[keep]
+    lengths = np.zeros(len(idx), dtype=np.int64)
+    np.maximum.at(lengths, rows, bins + 1)
+    return BatchEvents(rows, bins, units, lengths)
+
+
 def sample_lengths(
     events: SpikeEvents,
     dt: float,
@@ -312,15 +346,20 @@ def sample_lengths(
     indices: np.ndarray | None = None,
 ) -> np.ndarray:
     """Own length (n_selected,) int64 of each selected sample in steps: its last bin below
-    ``n_steps`` + 1, 0 for a sample without such events. SPSN's dense sample of a file is
-    (length, channels); its front-padded batch is as long as the batch's longest sample."""
-    _check_binning(dt, rounding, "start")
-    idx = _indices(events, indices)
-    rows, bins, _ = _event_bins(events, dt, rounding, idx)
-    keep = bins < n_steps
-    lengths = np.zeros(len(idx), dtype=np.int64)
-    np.maximum.at(lengths, rows[keep], bins[keep] + 1)
-    return lengths
+    ``n_steps`` + 1, 0 for a sample without such events."""
+    return batch_events(events, dt, n_steps, rounding, indices).lengths
+
+
+def dense_counts(
+    sample: np.ndarray, step: np.ndarray, unit: np.ndarray, shape: tuple[int, int, int]
+) -> np.ndarray:
+    """Spike counts float32 of ``shape`` (batch, steps, units) from events; duplicates add."""
+    _, steps, units = shape
+    out = np.zeros(shape, dtype=np.float32)
+    flat = (np.asarray(sample) * steps + np.asarray(step)) * units + np.asarray(unit)
+    cells, counts = np.unique(flat, return_counts=True)  # much faster than np.add.at
+    out.reshape(-1)[cells] = counts
+    return out
 
 
 def n_steps_needed(
@@ -376,11 +415,7 @@ def bin_events(
         last = np.full(len(idx), -1, dtype=np.int64)
         np.maximum.at(last, rows, bins)
         bins = bins + (n_steps - 1 - last)[rows]
-    out = np.zeros((len(idx), n_steps, events.n_units), dtype=np.float32)
-    flat = (rows * n_steps + bins) * events.n_units + units
-    cells, counts = np.unique(flat, return_counts=True)  # much faster than np.add.at
-    out.reshape(-1)[cells] = counts
-    return out
+    return dense_counts(rows, bins, units, (len(idx), n_steps, events.n_units))
 
 
 # --- augmentation -------------------------------------------------------------------------
@@ -405,6 +440,70 @@ def _nearest_source(
     src = np.rint(src).astype(np.int64)
     valid = (local >= 0) & (src >= 0) & (src < size[:, None])
     return np.clip(src + first[:, None], 0, n - 1), valid
+
+
+def _draw_affine(
+    rng: np.random.Generator, batch: int, channels: int, shift: float, scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(channel translations, scale factors), drawn in this order, B of each."""
+    if not (0 <= shift < 1 and 0 <= scale < 1):
+        raise ConfigError(f"shift and scale must be in [0, 1), got {shift!r}, {scale!r}")
+    max_dx = shift * channels
+    dx = np.rint(rng.uniform(-max_dx, max_dx, size=batch))
+    return dx, rng.uniform(1 - scale, 1 + scale, size=batch)
+
+
+def _targets(
+    sample: np.ndarray, position: np.ndarray, sizes: np.ndarray, offset: np.ndarray, factor
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of the nearest-neighbour map along one axis: for each event at ``position`` of
+    sample ``sample`` (axis length ``sizes[sample]``), the output positions that sample it:
+    ``index`` into the events and ``target`` position, one entry per copy (an event has 0, 1
+    or, when zoomed in, more copies)."""
+    top = int(sizes.max(initial=0))
+    src, valid = _nearest_source(top, offset, factor, sizes)
+    local = src - (top - sizes)[:, None]  # source position within the sample
+    width = top + 2
+    # key of each output position: sample * width + (source + 1), or an unmatched key
+    key = np.where(valid, local + 1, 0) + (np.arange(len(sizes)) * width)[:, None]
+    first = top - sizes  # output positions < first are padding, keyed 0: never matched
+    order = np.argsort(key, axis=None, kind="stable")
+    flat = key.ravel()[order]
+    wanted = sample * width + position + 1
+    lo = np.searchsorted(flat, wanted, "left")
+    hi = np.searchsorted(flat, wanted, "right")
+    copies = hi - lo
+    index = np.repeat(np.arange(len(position)), copies)
+    within = np.arange(copies.sum()) - np.repeat(np.cumsum(copies) - copies, copies)
+    target = order[lo[index] + within] % top - first[sample[index]]
+    return index, target
+
+
+def augment_events(
+    sample: np.ndarray,
+    step: np.ndarray,
+    unit: np.ndarray,
+    lengths: np.ndarray,
+    channels: int,
+    rng: np.random.Generator,
+    shift: float,
+    scale: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``augment_shift_scale`` on events: the same map, the same draws, no dense array.
+
+    Events (sample, step, unit) with steps counted within each sample's own length
+    ``lengths[sample]`` become the events of the augmented samples (a count is one event per
+    copy): the dense counts of the result equal ``augment_shift_scale`` of the dense counts
+    with ``lengths``, front-padded to any frame.
+    """
+    sample, step, unit = (np.asarray(a, np.int64) for a in (sample, step, unit))
+    lengths = np.asarray(lengths, np.int64)
+    dx, factor = _draw_affine(rng, len(lengths), channels, shift, scale)
+    index, new_step = _targets(sample, step, lengths, np.zeros(len(lengths)), factor)
+    sample, unit = sample[index], unit[index]
+    widths = np.full(len(lengths), channels, np.int64)
+    index, new_unit = _targets(sample, unit, widths, dx, factor)
+    return sample[index], new_step[index], new_unit
 
 
 def augment_shift_scale(
@@ -433,16 +532,12 @@ def augment_shift_scale(
     x = np.asarray(x)
     if x.ndim != 3:
         raise ConfigError(f"augment_shift_scale expects (batch, time, channel), got {x.shape}")
-    if not (0 <= shift < 1 and 0 <= scale < 1):
-        raise ConfigError(f"shift and scale must be in [0, 1), got {shift!r}, {scale!r}")
     b, t, c = x.shape
     if lengths is not None:
         lengths = np.asarray(lengths, np.int64)
         if lengths.shape != (b,) or (lengths < 0).any() or (lengths > t).any():
             raise ConfigError(f"lengths must be {b} values in 0..{t}, got {lengths!r}")
-    max_dx = shift * c
-    dx = np.rint(rng.uniform(-max_dx, max_dx, size=b))
-    factor = rng.uniform(1 - scale, 1 + scale, size=b)
+    dx, factor = _draw_affine(rng, b, c, shift, scale)
     src_t, ok_t = _nearest_source(t, np.zeros(b), factor, lengths)
     src_c, ok_c = _nearest_source(c, dx, factor)
     rows = x[np.arange(b)[:, None], src_t]  # whole time rows first (contiguous copies)

@@ -5,9 +5,10 @@ steps never needs the whole set as a dense array in memory.
 
 With ``align: end`` (SPSN, ParaLIF) a batch is what SPSN's collate makes: every sample is
 binned at its own length, augmented at that length, and front-padded to the batch's longest
-sample. The batch sits at the end of the protocol's fixed frame of ``steps`` so that one
-compilation serves every batch; ``DenseBatch.start`` marks where the batch begins, and the
-network runs nothing before it (see ``GradientStack.forward``).
+sample. The batch sits at the end of a frame of a multiple of ``bucket`` steps (at most
+``steps``), so that a few compilations serve every batch; ``DenseBatch.start`` marks where the
+batch begins, and the network runs nothing before it (see ``GradientStack.forward``). Batches
+are built from the events (binning and augmentation never touch a dense array).
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ import numpy as np
 from brainsnn.core.errors import DataError
 from brainsnn.data.shd import (
     SpikeEvents,
-    augment_shift_scale,
-    bin_events,
+    augment_events,
+    batch_events,
+    dense_counts,
     read_shd,
-    sample_lengths,
 )
 from brainsnn.gradient.protocol import GradientData
 
@@ -71,41 +72,51 @@ class GradientDataset:
 
     @property
     def steps(self) -> int:
-        """Steps per sample the network runs: the binned steps plus the empty tail."""
+        """Steps of the full frame: the binned steps plus the empty tail (a batch may run in a
+        shorter frame, see ``frame``; its outputs are front-padded to this length)."""
         return self.section.steps + self.section.empty_steps
+
+    def frame(self, longest: int) -> int:
+        """Steps of the frame a batch whose longest sample has ``longest`` steps runs in."""
+        section = self.section
+        if section.align == "start" or section.bucket == 0:
+            return section.steps
+        return min(section.steps, -(-max(longest, 1) // section.bucket) * section.bucket)
+
+    def full_frame(self, values: np.ndarray, axis: int) -> np.ndarray:
+        """``values`` of a batch's frame, zero-padded in front along ``axis`` to ``steps``."""
+        missing = self.steps - values.shape[axis]
+        if missing == 0:
+            return values
+        widths = [(0, 0)] * values.ndim
+        widths[axis] = (missing, 0)
+        return np.pad(values, widths)
 
     def dense(
         self, split: SpikeSplit, batch: np.ndarray, rng: np.random.Generator | None = None
     ) -> DenseBatch:
         """The samples at split positions ``batch`` as a DenseBatch; with ``rng`` the
-        protocol's shift / scale augmentation is applied to each sample at its own length."""
+        protocol's shift / scale augmentation is applied to each sample at its own length
+        (``align: end``) or to the whole window (``align: start``), on the events."""
         section = self.section
-        indices = split.indices[batch]
-        counts = bin_events(
-            split.events,
-            section.dt,
-            section.steps,
-            rounding=section.rounding,
-            align=section.align,
-            indices=indices,
+        found = batch_events(
+            split.events, section.dt, section.steps, section.rounding, split.indices[batch]
         )
-        lengths = sample_lengths(split.events, section.dt, section.steps, section.rounding, indices)
-        augment = rng is not None and (section.shift > 0 or section.scale > 0)
-        if section.align == "end":
-            if augment:
-                counts = augment_shift_scale(
-                    counts, rng, section.shift, section.scale, lengths=lengths
-                )
-            first = section.steps - max(int(lengths.max(initial=0)), 1)
-        else:  # FS_coding: a fixed window from time 0; a sample is its first `steps` steps
-            if augment:
-                counts = augment_shift_scale(counts, rng, section.shift, section.scale)
-            first = 0
-        if section.empty_steps:
-            pad = np.zeros((len(batch), section.empty_steps, counts.shape[2]), counts.dtype)
-            counts = np.concatenate([counts, pad], axis=1)
-        start = np.full(len(batch), first, np.int32)
-        return DenseBatch(counts.astype(np.float32, copy=False), start)
+        sample, step, unit = found.sample, found.step, found.unit
+        lengths = found.lengths
+        if section.align == "start":  # FS_coding: a fixed window from time 0
+            lengths = np.full(len(batch), section.steps, np.int64)
+        if rng is not None and (section.shift > 0 or section.scale > 0):
+            sample, step, unit = augment_events(
+                sample, step, unit, lengths, self.channels, rng, section.shift, section.scale
+            )
+        longest = int(lengths.max(initial=0))
+        frame = self.frame(longest)
+        position = step + (frame - lengths)[sample]  # front padding up to the frame
+        steps = frame + section.empty_steps
+        counts = dense_counts(sample, position, unit, (len(batch), steps, self.channels))
+        start = np.full(len(batch), frame - max(longest, 1), np.int32)
+        return DenseBatch(counts, start)
 
 
 def _read(path: str, hint: str) -> SpikeEvents:

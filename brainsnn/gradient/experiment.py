@@ -118,9 +118,10 @@ def evaluate_split(
     key = jax.random.PRNGKey(seed)
     for index, batch in enumerate(_batches(len(split), trainer.protocol.test.batch_size, None)):
         dense = data.dense(split, batch)
-        outputs.append(
-            (*trainer.evaluate(state, dense, jax.random.fold_in(key, index)), dense.start)
-        )
+        spikes, membrane, hidden = trainer.evaluate(state, dense, jax.random.fold_in(key, index))
+        padding = data.steps - dense.counts.shape[1]  # a batch in a shorter frame
+        spikes, membrane = data.full_frame(spikes, 2), data.full_frame(membrane, 2)
+        outputs.append((spikes, membrane, hidden, dense.start + padding))
     spikes, membrane, hidden, start = (
         np.concatenate(parts) for parts in zip(*outputs, strict=True)
     )
@@ -325,7 +326,7 @@ def _resimulation_values(
     from brainsnn.gradient.resimulate import TraceRequest, resimulate
 
     count = min(protocol.recording.resimulate_samples or len(data.test), len(data.test))
-    inputs = data.dense(data.test, np.arange(count)).counts
+    inputs = data.full_frame(data.dense(data.test, np.arange(count)).counts, 1)
     traces = protocol.recording.traces
     result = resimulate(
         stack,

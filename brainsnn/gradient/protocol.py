@@ -36,6 +36,14 @@ class GradientData(Section):
         "before the batch begins, and mean / max readouts and the rate regulariser cover the "
         "batch's steps only",
     )
+    bucket: int = Field(
+        100,
+        ge=0,
+        description="align: end: a batch runs in the shortest multiple of this many steps "
+        "that holds its longest sample (at most steps): the same results as the full frame "
+        "for deterministic neurons, in less time, a compilation per frame length; 0 = always "
+        "the full frame",
+    )
     validation_fraction: float = Field(
         0.0,
         ge=0,
