@@ -45,8 +45,10 @@ def main(argv: list[str]) -> int:
         trainable, constants = layer.init_parameters(rng)
         values = layer.effective(trainable, constants)
 
-        def total(x, v, layer=layer):
-            return layer(x, v, jax.random.PRNGKey(0))[0].sum()
+        noise = jnp.asarray(rng.random(x.shape, dtype=np.float32)) if layer.stochastic else None
+
+        def total(x, v, layer=layer, noise=noise):
+            return layer(x, v, noise)[0].sum()
 
         step = jax.jit(jax.grad(total))
         step(x, values).block_until_ready()

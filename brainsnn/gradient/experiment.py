@@ -118,7 +118,9 @@ def evaluate_split(
     key = jax.random.PRNGKey(seed)
     for index, batch in enumerate(_batches(len(split), trainer.protocol.test.batch_size, None)):
         dense = data.dense(split, batch)
-        spikes, membrane, hidden = trainer.evaluate(state, dense, jax.random.fold_in(key, index))
+        spikes, membrane, hidden = trainer.evaluate(
+            state, dense, jax.random.fold_in(key, index), np.random.default_rng([seed, index])
+        )
         padding = data.steps - dense.counts.shape[1]  # a batch in a shorter frame
         spikes, membrane = data.full_frame(spikes, 2), data.full_frame(membrane, 2)
         outputs.append((spikes, membrane, hidden, dense.start + padding))
@@ -176,7 +178,7 @@ class GradientRun:
                 dense = data.dense(data.train, batch, rng)
                 labels = data.train.labels[batch]
                 key = jax.random.fold_in(jax.random.fold_in(self.key, epoch), index)
-                state, loss, hits = self.trainer.train_step(state, dense, labels, key)
+                state, loss, hits = self.trainer.train_step(state, dense, labels, key, rng)
                 losses.append(float(loss))
                 correct += int(hits)
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")

@@ -104,6 +104,15 @@ class GradientStack:
             layers.append({**entry, "neuron": neuron})
         return {**params, "layers": layers}
 
+    def draw_noise(
+        self, rng: np.random.Generator, batch: int, steps: int
+    ) -> list[np.ndarray | None]:
+        """Uniforms in [0, 1) float32 (batch, steps, size) for each stochastic layer, else None."""
+        return [
+            rng.random((batch, steps, section.size), dtype=np.float32) if layer.stochastic else None
+            for section, layer in zip(self.sections, self.layers, strict=True)
+        ]
+
     def _batch_norm(self, current, entry, stats, train: bool, valid):
         if train:  # statistics over the valid (batch, step) entries only
             live = valid[..., None]
@@ -129,8 +138,13 @@ class GradientStack:
         key: jax.Array,
         train: bool,
         start: jax.Array | None = None,
+        noise: list[jax.Array | None] | None = None,
     ) -> Forward:
         """Run the stack on input counts x (batch, T, inputs).
+
+        ``noise``: per layer, the uniforms of a stochastic firing (``draw_noise``; NumPy's
+        generator is several times faster than JAX's on CPU) or None; without it they are
+        drawn from ``key``, which also draws the dropout masks.
 
         ``start`` (batch,): each sample's batch begins at that step (a front-padded batch at
         the end of a longer frame); before it nothing runs: no input current, no BatchNorm
@@ -150,9 +164,13 @@ class GradientStack:
                 current, stats = self._batch_norm(current, entry, stats, train, valid)
             new_stats.append(stats)
             values = layer.effective(entry["neuron"], constants[index])
-            activity, membrane = layer(
-                current * live, values, keys[2 * index], self.parallel, valid
-            )
+            if noise is not None:
+                uniform = noise[index]
+            elif layer.stochastic:
+                uniform = jax.random.uniform(keys[2 * index], (*x.shape[:2], section.size))
+            else:
+                uniform = None
+            activity, membrane = layer(current * live, values, uniform, self.parallel, valid)
             if index < len(self.layers) - 1:
                 hidden.append(activity)  # spikes before dropout (rate regulariser, counts)
             if train and section.dropout > 0:

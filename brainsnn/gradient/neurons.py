@@ -18,7 +18,7 @@ import numpy as np
 import sympy
 
 from brainsnn.gradient.modelfile import INPUT_NAME, NeuronModel, Statement, initial_parameter
-from brainsnn.gradient.spiking import fire
+from brainsnn.gradient.spiking import fire, is_stochastic
 
 #: Brian2 function names (as Brian2's sympy parser writes them) in JAX.
 _BRIAN_FUNCTIONS = {
@@ -68,6 +68,7 @@ class NeuronLayer:
         self._threshold = None if threshold is None else jax_expression(threshold[0])
         self._inclusive = bool(threshold and threshold[1])
         self.parallel = self.model.is_linear()
+        self.stochastic = is_stochastic(self.model.firing)
 
     # --- parameters --------------------------------------------------------------------------
 
@@ -111,13 +112,13 @@ class NeuronLayer:
         return fire(
             "threshold",
             self._threshold(env),
-            key=None,
+            uniform=None,
             inclusive=self._inclusive,
             surrogate=(surrogate.function, surrogate.scale),
         )
 
     def _sequential(
-        self, x: jax.Array, parameters: dict, key: jax.Array | None, valid: jax.Array | None
+        self, x: jax.Array, parameters: dict, noise: jax.Array | None, valid: jax.Array | None
     ):
         """lax.scan over steps: x (batch, T, N) -> (activity, membrane), both (batch, T, N).
 
@@ -152,17 +153,17 @@ class NeuronLayer:
         )
         activity, membrane = jnp.swapaxes(activity, 0, 1), jnp.swapaxes(membrane, 0, 1)
         if self.model.firing != "threshold":
-            activity = self._fire_trace(membrane, parameters, key, valid)
+            activity = self._fire_trace(membrane, parameters, noise, valid)
         return activity, membrane
 
     def _fire_trace(
-        self, membrane: jax.Array, parameters: dict, key: jax.Array | None, valid: jax.Array
+        self, membrane: jax.Array, parameters: dict, noise: jax.Array | None, valid: jax.Array
     ):
         surrogate = self.model.spec.surrogate
         activity = fire(
             self.model.firing,
             membrane,
-            key=key,
+            uniform=noise,
             surrogate=(surrogate.function, surrogate.scale) if surrogate else ("atan", 1.0),
             theta=parameters.get("theta"),
             valid=valid,
@@ -201,7 +202,7 @@ class NeuronLayer:
         return response[..., list(self.model.spec.state).index(self.model.spec.membrane)]
 
     def _parallel(
-        self, x: jax.Array, parameters: dict, key: jax.Array | None, valid: jax.Array | None
+        self, x: jax.Array, parameters: dict, noise: jax.Array | None, valid: jax.Array | None
     ):
         steps = x.shape[1]
         kernel = self.kernel(parameters, steps)
@@ -212,20 +213,22 @@ class NeuronLayer:
         # a causal filter of an input that is 0 before the batch starts: the state stays 0 there
         spectrum = jnp.fft.rfft(x * live, n=size, axis=1) * jnp.fft.rfft(kernel, n=size, axis=0)
         membrane = jnp.fft.irfft(spectrum, n=size, axis=1)[:, :steps].astype(x.dtype) * live
-        return self._fire_trace(membrane, parameters, key, valid), membrane
+        return self._fire_trace(membrane, parameters, noise, valid), membrane
 
     def __call__(
         self,
         x: jax.Array,
         parameters: dict,
-        key: jax.Array | None,
+        noise: jax.Array | None,
         parallel: bool | None = None,
         valid: jax.Array | None = None,
     ) -> tuple[jax.Array, jax.Array]:
         """Run the layer on x (batch, T, N); ``parameters`` are effective values (size,);
+        ``noise``: uniforms in [0, 1) of the activity's shape (batch, T, N) for a stochastic
+        firing (``spiking.is_stochastic``), else None;
         ``valid`` (batch, T) is 0 on the steps before each sample's batch begins (default:
         all steps are valid)."""
         use_parallel = self.parallel if parallel is None else parallel and self.parallel
         if use_parallel:
-            return self._parallel(x, parameters, key, valid)
-        return self._sequential(x, parameters, key, valid)
+            return self._parallel(x, parameters, noise, valid)
+        return self._sequential(x, parameters, noise, valid)

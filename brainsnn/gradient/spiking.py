@@ -28,21 +28,30 @@ def _heaviside_jvp(inclusive, function, scale, primals, tangents):
     return heaviside(u, inclusive, function, scale), slope * du
 
 
-def bernoulli_straight_through(p: jax.Array, key: jax.Array) -> jax.Array:
-    """s ~ Bernoulli(p) whose backward pass is ds/dp := p (SPSN's straight-through)."""
-    sample = jax.random.bernoulli(key, jax.lax.stop_gradient(p)).astype(p.dtype)
+def is_stochastic(firing: str) -> bool:
+    """Whether a firing draws random numbers (it then takes uniforms in [0, 1) of the
+    activity's shape): Sigmoid-Bernoulli, Gumbel-Softmax and ParaLIF's Bernoulli modes."""
+    return firing in ("sigmoid_bernoulli", "gumbel_softmax") or (
+        firing.startswith("paralif_") and firing.endswith("B")
+    )
+
+
+def bernoulli_straight_through(p: jax.Array, uniform: jax.Array) -> jax.Array:
+    """s ~ Bernoulli(p) (s = 1 where ``uniform`` < p) whose backward pass is ds/dp := p (SPSN's
+    straight-through); ``uniform``: independent uniforms in [0, 1) of p's shape."""
+    sample = (uniform < jax.lax.stop_gradient(p)).astype(p.dtype)
     surrogate = p * p / 2
     return jax.lax.stop_gradient(sample - surrogate) + surrogate
 
 
-def sigmoid_bernoulli(membrane: jax.Array, key: jax.Array) -> jax.Array:
+def sigmoid_bernoulli(membrane: jax.Array, uniform: jax.Array) -> jax.Array:
     """SPSN-SB: s ~ Bernoulli(sigmoid(m)); backward ds/dp := p (so ds/dm = p^2 (1 - p))."""
-    return bernoulli_straight_through(jax.nn.sigmoid(membrane), key)
+    return bernoulli_straight_through(jax.nn.sigmoid(membrane), uniform)
 
 
-def gumbel_softmax(membrane: jax.Array, key: jax.Array, temperature: float = 1.0) -> jax.Array:
+def gumbel_softmax(membrane: jax.Array, uniform: jax.Array, temperature: float = 1.0) -> jax.Array:
     """SPSN-GS, hard: logits (m, -m) plus Gumbel noise; forward 1[y > 0.5], backward dy."""
-    uniform = jax.random.uniform(key, membrane.shape, membrane.dtype, 1e-7, 1 - 1e-7)
+    uniform = jnp.clip(uniform, 1e-7, 1 - 1e-7)
     logistic = jnp.log(uniform) - jnp.log1p(-uniform)  # g0 - g1 of two Gumbel draws
     soft = jax.nn.sigmoid((2 * membrane + logistic) / temperature)
     hard = (soft > 0.5).astype(membrane.dtype)
@@ -62,7 +71,7 @@ def paralif_spikes(
     mode: str,
     membrane: jax.Array,
     theta: jax.Array | None,
-    key: jax.Array | None,
+    uniform: jax.Array | None,
     surrogate: tuple[str, float],
     valid: jax.Array | None = None,
 ) -> jax.Array:
@@ -78,7 +87,7 @@ def paralif_spikes(
     normalised = _NORMALISE[mode[:-1]](membrane)
     generator = mode[-1]
     if generator == "B":
-        return bernoulli_straight_through(normalised, key)
+        return bernoulli_straight_through(normalised, uniform)
     if generator == "D":
         previous = jnp.concatenate([jnp.zeros_like(normalised[:, :1]), normalised[:, :-1]], 1)
         if valid is not None:
@@ -91,7 +100,7 @@ def paralif_spikes(
 def fire(
     firing: str,
     value: jax.Array,
-    key: jax.Array | None,
+    uniform: jax.Array | None,
     inclusive: bool = True,
     surrogate: tuple[str, float] = ("fast_sigmoid", 5.0),
     theta: jax.Array | None = None,
@@ -102,11 +111,13 @@ def fire(
     if firing == "threshold":
         return heaviside(value, inclusive, *surrogate)
     if firing.startswith("paralif_"):
-        return paralif_spikes(firing.removeprefix("paralif_"), value, theta, key, surrogate, valid)
+        return paralif_spikes(
+            firing.removeprefix("paralif_"), value, theta, uniform, surrogate, valid
+        )
     if firing == "sigmoid_bernoulli":
-        return sigmoid_bernoulli(value, key)
+        return sigmoid_bernoulli(value, uniform)
     if firing == "gumbel_softmax":
-        return gumbel_softmax(value, key)
+        return gumbel_softmax(value, uniform)
     if firing == "relu":
         return jax.nn.relu(value)
     if firing == "none":

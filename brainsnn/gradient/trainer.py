@@ -85,10 +85,10 @@ class GradientTrainer:
             jnp.swapaxes(forward.readout_membrane, 1, 2),
         )
 
-    def _loss(self, params, batch_stats, x, start, labels, key):
+    def _loss(self, params, batch_stats, x, start, labels, key, noise):
         loss_section = self.protocol.loss
         forward = self.stack.forward(
-            params, self.constants, batch_stats, x, key, train=True, start=start
+            params, self.constants, batch_stats, x, key, train=True, start=start, noise=noise
         )
         spikes, membrane = self._outputs(forward)
         valid = forward.valid
@@ -114,9 +114,9 @@ class GradientTrainer:
         correct = (prediction == labels).sum()
         return loss, (forward.batch_stats, correct)
 
-    def _train_step_impl(self, state: TrainState, x, start, labels, key):
+    def _train_step_impl(self, state: TrainState, x, start, labels, key, noise):
         (loss, (batch_stats, correct)), grads = jax.value_and_grad(self._loss, has_aux=True)(
-            state.params, state.batch_stats, x, start, labels, key
+            state.params, state.batch_stats, x, start, labels, key, noise
         )
         training = self.protocol.training
         if training.accumulate_gradients:
@@ -131,17 +131,31 @@ class GradientTrainer:
         new_state = TrainState(params, opt_state, batch_stats, accumulated, state.step + 1)
         return new_state, loss, correct
 
-    def train_step(self, state: TrainState, batch: DenseBatch, labels: np.ndarray, key):
-        """One optimiser step; returns (state, loss, number of correct training decisions)."""
+    def train_step(
+        self,
+        state: TrainState,
+        batch: DenseBatch,
+        labels: np.ndarray,
+        key: jax.Array,
+        rng: np.random.Generator,
+    ):
+        """One optimiser step; returns (state, loss, number of correct training decisions).
+        ``key`` draws the dropout masks, ``rng`` the stochastic firings' uniforms."""
+        noise = self.stack.draw_noise(rng, *batch.counts.shape[:2])
         return self._train_step(
-            state, jnp.asarray(batch.counts), jnp.asarray(batch.start), jnp.asarray(labels), key
+            state,
+            jnp.asarray(batch.counts),
+            jnp.asarray(batch.start),
+            jnp.asarray(labels),
+            key,
+            noise,
         )
 
     # --- evaluation --------------------------------------------------------------------------
 
-    def _evaluate_impl(self, params, batch_stats, x, start, key):
+    def _evaluate_impl(self, params, batch_stats, x, start, key, noise):
         forward = self.stack.forward(
-            params, self.constants, batch_stats, x, key, train=False, start=start
+            params, self.constants, batch_stats, x, key, train=False, start=start, noise=noise
         )
         spikes, membrane = self._outputs(forward)
         hidden = (
@@ -151,7 +165,9 @@ class GradientTrainer:
         )
         return spikes, membrane, hidden
 
-    def evaluate(self, state: TrainState, batch: DenseBatch, key) -> tuple[np.ndarray, ...]:
+    def evaluate(
+        self, state: TrainState, batch: DenseBatch, key: jax.Array, rng: np.random.Generator
+    ) -> tuple[np.ndarray, ...]:
         """Readout spikes (n, N, T), readout membrane (n, N, T) and hidden-layer activity
         summed per sample (n, layers); the batch is padded to a full one (silent samples) to
         reuse one compilation."""
@@ -163,7 +179,8 @@ class GradientTrainer:
             start = np.concatenate(
                 [start, np.full(size - count, start.max(initial=0), start.dtype)]
             )
+        noise = self.stack.draw_noise(rng, *x.shape[:2])
         spikes, membrane, hidden = self._evaluate(
-            state.params, state.batch_stats, jnp.asarray(x), jnp.asarray(start), key
+            state.params, state.batch_stats, jnp.asarray(x), jnp.asarray(start), key, noise
         )
         return np.asarray(spikes[:count]), np.asarray(membrane[:count]), np.asarray(hidden[:count])
