@@ -468,11 +468,10 @@ def _targets(
     key = np.where(valid, local + 1, 0) + (np.arange(len(sizes)) * width)[:, None]
     first = top - sizes  # output positions < first are padding, keyed 0: never matched
     order = np.argsort(key, axis=None, kind="stable")
-    flat = key.ravel()[order]
+    per_key = np.bincount(key.ravel(), minlength=len(sizes) * width)
+    starts = np.cumsum(per_key) - per_key  # where each key's output positions begin in order
     wanted = sample * width + position + 1
-    lo = np.searchsorted(flat, wanted, "left")
-    hi = np.searchsorted(flat, wanted, "right")
-    copies = hi - lo
+    lo, copies = starts[wanted], per_key[wanted]
     index = np.repeat(np.arange(len(position)), copies)
     within = np.arange(copies.sum()) - np.repeat(np.cumsum(copies) - copies, copies)
     target = order[lo[index] + within] % top - first[sample[index]]
