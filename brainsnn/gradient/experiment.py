@@ -335,6 +335,7 @@ def _resimulation_values(
         exported,
         inputs,
         start=evaluation.start[:count],  # where each sample's test batch began
+        seed=protocol.seed,
         device=protocol.device.name,
         build_dir=protocol.device.build_dir,
         traces=None if traces is None else TraceRequest.from_section(traces, protocol.data.dt),

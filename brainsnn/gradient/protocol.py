@@ -157,7 +157,10 @@ class GradientRecording(Section):
     """Brian2 re-simulation of the trained network (test phase)."""
 
     resimulate: bool = Field(
-        False, description="re-run the test set in Brian2 on device.name and compare predictions"
+        False,
+        description="re-run the test set in Brian2 on device.name and compare predictions "
+        "(stochastic firings draw Brian2's own random numbers, seeded by the protocol's seed: "
+        "their predictions agree in distribution, not sample by sample)",
     )
     resimulate_samples: int | None = Field(
         None, gt=0, description="re-simulate only the first n test samples"

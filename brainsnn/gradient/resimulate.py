@@ -53,19 +53,51 @@ from brainsnn.engine.layout import build_key
 from brainsnn.engine.traces import TraceRecord
 from brainsnn.gradient.modelfile import NeuronModel
 from brainsnn.gradient.network import GradientStack
+from brainsnn.gradient.spiking import is_stochastic
 
 #: One time step of the simulation; the model code counts in steps, so its size does not matter.
 STEP = 1 * b2.ms
 
 SUPPORTED = (
-    "re-simulation supports deterministic threshold neurons and non-firing readouts "
-    "(hidden layers: firing threshold; readout: firing threshold or none)"
+    "re-simulation supports hidden layers with firing threshold, sigmoid_bernoulli, "
+    "gumbel_softmax or a ParaLIF mode without D (paralif_T, ST, TT, TRT, TRB), and readouts "
+    "with firing threshold or none"
 )
+
+#: ParaLIF's normalisations nu(m) in Brian2 code (spec B.6), by spike-mode prefix.
+_PARALIF_NORMALISE = {
+    "": "{m}",
+    "S": "1 / (1 + exp(-({m})))",
+    "T": "tanh({m})",
+    "TR": "clip(tanh({m}), 0, inf)",
+}
+
+
+def firing_condition(model: NeuronModel) -> str | None:
+    """The Brian2 threshold condition of a layer's firing, None for no spikes (firing none)
+    or a firing the re-simulation cannot run step by step (ReLU, ParaLIF D modes).
+
+    Stochastic firings draw with Brian2's ``rand()``: Sigmoid-Bernoulli fires with probability
+    sigmoid(m); the hard Gumbel-Softmax fires when 2 m + logistic noise > 0, i.e. with
+    probability sigmoid(2 m); ParaLIF B with probability nu(m), T when nu(m) > theta.
+    """
+    firing, m = model.firing, model.spec.membrane
+    if firing == "threshold":
+        return model.spec.threshold
+    if firing == "sigmoid_bernoulli":
+        return f"rand() < 1 / (1 + exp(-({m})))"
+    if firing == "gumbel_softmax":
+        return f"rand() < 1 / (1 + exp(-2 * ({m})))"
+    if firing.startswith("paralif_") and firing[-1] in "TB":
+        nu = _PARALIF_NORMALISE[firing.removeprefix("paralif_")[:-1]].format(m=m)
+        return f"{nu} > theta" if firing[-1] == "T" else f"rand() < {nu}"
+    return None
+
 
 #: The synaptic weight variable (a name no model may use: models do have a 'w').
 WEIGHT = "weight"
 #: Variables the re-simulation adds to every layer group.
-ENGINE_NAMES = {"x", "bias", "traced", "trace_stop", "step_valid", WEIGHT}
+ENGINE_NAMES = {"x", "bias", "traced", "trace_stop", "step_valid", "rng_seed", WEIGHT}
 
 #: Orders within the 'groups' slot: layer k (0-based) uses 10 (k + 1) + offset.
 ORDER = {"synapses": 0, "step": 1, "threshold": 2, "record": 3, "trace_record": 4, "reset": 5}
@@ -120,7 +152,11 @@ class _LayerSpec:
 
     @property
     def fires(self) -> bool:
-        return self.model.firing == "threshold"
+        return self.model.firing != "none"
+
+    @property
+    def condition(self) -> str | None:
+        return firing_condition(self.model)
 
 
 @dataclass(frozen=True)
@@ -133,6 +169,11 @@ class _Layout:
     steps: int
     trace_layer: int | None  # 0-based layer index, None = no traces
     trace_variables: tuple[str, ...] = ()
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether a layer draws random numbers (then the build is seeded per run)."""
+        return any(is_stochastic(layer.model.firing) for layer in self.layers)
 
     def key(self) -> str:
         description = {
@@ -170,8 +211,9 @@ def _check_layers(stack: GradientStack) -> tuple[_LayerSpec, ...]:
     specs = []
     for index, layer in enumerate(stack.layers):
         readout = index == len(stack.layers) - 1
-        allowed = ("threshold", "none") if readout else ("threshold",)
-        if layer.model.firing not in allowed:
+        firing = layer.model.firing
+        runnable = firing_condition(layer.model) is not None
+        if (readout and firing not in ("threshold", "none")) or (not readout and not runnable):
             where = "readout" if readout else f"hidden layer {index + 1}"
             raise ConfigError(
                 f"{where} ({layer.model.spec.name}) has firing '{layer.model.firing}': {SUPPORTED}"
@@ -187,12 +229,14 @@ def _check_layers(stack: GradientStack) -> tuple[_LayerSpec, ...]:
     return tuple(specs)
 
 
-def _equations(model: NeuronModel, traced: bool) -> str:
+def _equations(model: NeuronModel, traced: bool, seeded: bool = False) -> str:
     lines = [f"{name} : 1" for name in model.spec.state]
     lines += ["x : 1  # this step's input (bias + weighted spikes)", "bias : 1 (constant)"]
     lines += [f"{name} : 1 (constant)" for name in model.spec.parameters]
     if traced:
         lines += ["traced : 1 (constant)", "trace_stop : integer (shared, constant)"]
+    if seeded:  # seeds the random numbers of the stochastic firings (run_args)
+        lines += ["rng_seed : 1 (shared, constant)"]
     return "\n".join(lines) + "\n"
 
 
@@ -229,13 +273,13 @@ def _build(layout: _Layout) -> _Built:
         if layer.fires:
             reset = [spec.reset or ""] + ([f"{spec.spike} = 1"] if spec.spike else [])
             kwargs = {
-                "threshold": f"({spec.threshold}) and step_valid(t) > 0.5",
+                "threshold": f"({layer.condition}) and step_valid(t) > 0.5",
                 "reset": "\n".join(reset).strip() or None,
             }
         events = {"trace": "traced > 0.5 and t < trace_stop * dt"} if traced else None
         group = b2.NeuronGroup(
             layer.size,
-            _equations(layer.model, traced),
+            _equations(layer.model, traced, seeded=index == 0 and layout.stochastic),
             events=events,
             clock=clock,
             name=f"resim_layer{index}",
@@ -318,6 +362,7 @@ def _build(layout: _Layout) -> _Built:
         membrane=membrane,
         spikes=spikes,
         trace=trace,
+        seed_variable=(groups[0], "rng_seed") if layout.stochastic else None,
     )
 
 
@@ -447,13 +492,17 @@ def resimulate(
     threads: int = 0,
     chunk_size: int | None = None,
     start: np.ndarray | None = None,
+    seed: int = 0,
 ) -> Resimulation:
     """Run a trained stack in Brian2 on input counts (n_samples, T, C), all samples in one run.
 
     ``exported`` is ``stack.inference_weights(...)`` (BatchNorm folded in). ``device``:
     runtime, cpp (cpp_standalone, compiled once per layout and cached under ``build_dir``,
-    default ``$BRAINSNN_CACHE/builds``) or cuda. Hidden layers must fire by threshold; the
-    readout fires by threshold or not at all (``ConfigError`` otherwise).
+    default ``$BRAINSNN_CACHE/builds``) or cuda. Hidden layers fire by threshold, by
+    Sigmoid-Bernoulli or Gumbel-Softmax draws, or by a ParaLIF mode without D (see
+    ``firing_condition``); the readout fires by threshold or not at all (``ConfigError``
+    otherwise). Stochastic layers draw Brian2's own random numbers: they agree with the JAX
+    forward pass in distribution, not spike for spike.
 
     ``chunk_size``: run the samples in runs of this many (the last one padded with silent
     samples) instead of one run of all: bounds the dense input array (samples x T x C float64)
@@ -461,6 +510,7 @@ def resimulate(
 
     ``start`` (n_samples,): the step each sample's front-padded batch begins at (the
     ``DenseBatch.start`` of its evaluation batch); nothing runs before it. Default: 0.
+    ``seed``: stochastic firings draw Brian2's random numbers from it (chunk k from seed + k).
     """
     layers = _check_layers(stack)
     inputs = np.asarray(inputs, np.float64)
@@ -508,7 +558,7 @@ def resimulate(
             start=start[first : first + size],
             trace=chunk_request,
         )
-        net = runner.run(fill)
+        net = runner.run(fill, seed=seed + first // size if layout.stochastic else None)
         parts.append(_read(net, runner.name, chunk_request))
     if len(parts) == 1 and padded == n:
         return parts[0]
