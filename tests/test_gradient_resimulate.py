@@ -210,14 +210,20 @@ def test_chunks_give_the_same_result(cases, build_root):
     np.testing.assert_array_equal(chunked.trace.potential, whole.trace.potential)
 
 
-def test_unsupported_firing_is_a_config_error(tmp_path):
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        {"size": 4, "neuron": "gradient/paralif"},  # paralif_D: needs the previous step's value
+        {"size": 4, "neuron": "gradient/relu"},  # real-valued activity, no spikes
+    ],
+)
+def test_unsupported_firing_is_a_config_error(tmp_path, hidden):
     network = GradientNetwork(
-        hidden=[{"size": 4, "neuron": "gradient/spsn"}],
-        readout={"size": 2, "neuron": "gradient/lif", "firing": "none"},
+        hidden=[hidden], readout={"size": 2, "neuron": "gradient/lif", "firing": "none"}
     )
     stack = GradientStack(network, 3)
     exported = stack.inference_weights(*stack.init_state(0))
-    with pytest.raises(ConfigError, match="deterministic threshold neurons"):
+    with pytest.raises(ConfigError, match=r"hidden layer 1 .* ParaLIF mode without D"):
         resimulate(stack, exported, np.zeros((1, 5, 3)), "runtime", tmp_path)
 
 
