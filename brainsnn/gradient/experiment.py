@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -90,6 +93,18 @@ def _check_sizes(protocol: GradientProtocol, data: GradientDataset) -> None:
         raise ConfigError(
             f"network.readout.size is {readout} but the data has {data.classes} classes"
         )
+
+
+def prefetched(items: list, prepare: Callable[[Any], Any]) -> Iterator[Any]:
+    """``prepare(item)`` for each item in order, the next one computed on a worker thread
+    while the caller uses the current one (NumPy releases the GIL while XLA trains)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(prepare, items[0]) if items else None
+        for index in range(len(items)):
+            value = pending.result()
+            if index + 1 < len(items):
+                pending = pool.submit(prepare, items[index + 1])
+            yield value
 
 
 def _batches(count: int, size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
@@ -173,12 +188,18 @@ class GradientRun:
         losses, correct = [], 0
         started = time.perf_counter()
         state = progress.state
+
+        def prepare(batch: np.ndarray) -> tuple:
+            dense = data.dense(data.train, batch, rng)
+            return dense, self.stack.draw_noise(rng, *dense.counts.shape[:2])
+
         with progress_bar(len(batches), f"epoch {epoch}", self.show_progress, unit="batch") as bar:
-            for index, batch in enumerate(batches):
-                dense = data.dense(data.train, batch, rng)
+            for index, (batch, (dense, noise)) in enumerate(
+                zip(batches, prefetched(batches, prepare), strict=True)
+            ):
                 labels = data.train.labels[batch]
                 key = jax.random.fold_in(jax.random.fold_in(self.key, epoch), index)
-                state, loss, hits = self.trainer.train_step(state, dense, labels, key, rng)
+                state, loss, hits = self.trainer.train_step(state, dense, labels, key, noise)
                 losses.append(float(loss))
                 correct += int(hits)
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")

@@ -137,11 +137,11 @@ class GradientTrainer:
         batch: DenseBatch,
         labels: np.ndarray,
         key: jax.Array,
-        rng: np.random.Generator,
+        noise: list[np.ndarray | None],
     ):
         """One optimiser step; returns (state, loss, number of correct training decisions).
-        ``key`` draws the dropout masks, ``rng`` the stochastic firings' uniforms."""
-        noise = self.stack.draw_noise(rng, *batch.counts.shape[:2])
+        ``key`` draws the dropout masks; ``noise`` holds the stochastic firings' uniforms
+        (``GradientStack.draw_noise``)."""
         return self._train_step(
             state,
             jnp.asarray(batch.counts),
