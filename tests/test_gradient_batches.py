@@ -9,7 +9,7 @@ import pytest
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
-from brainsnn.data.shd import SpikeEvents, augment_shift_scale, sample_lengths  # noqa: E402
+from brainsnn.data.shd import SpikeEvents, augment_shift_scale, batch_events  # noqa: E402
 from brainsnn.gradient import losses  # noqa: E402
 from brainsnn.gradient.data import GradientDataset, SpikeSplit  # noqa: E402
 from brainsnn.gradient.network import GradientStack  # noqa: E402
@@ -194,7 +194,7 @@ def test_augmented_events_equal_the_dense_augmentation_of_each_sample():
         batch = rng.permutation(n)[:8]
         built = data.dense(split, batch, np.random.default_rng(seed))
         plain = data.dense(split, batch)
-        own = sample_lengths(events, 0.001, 30, "ceil", batch)
+        own = batch_events(events, 0.001, 30, "ceil", batch).lengths
         reference = augment_shift_scale(
             plain.counts, np.random.default_rng(seed), 0.3, 0.45, lengths=own
         )

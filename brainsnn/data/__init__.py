@@ -19,7 +19,6 @@ from brainsnn.data.shd import (
     dense_counts,
     n_steps_needed,
     read_shd,
-    sample_lengths,
     write_shd,
 )
 from brainsnn.data.spikingdataset import (
@@ -53,7 +52,6 @@ __all__ = [
     "read_idx",
     "read_shd",
     "read_spiking_dataset",
-    "sample_lengths",
     "synthesise_spoken_digits",
     "ttfs_encode",
     "write_idx",

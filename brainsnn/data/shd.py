@@ -338,18 +338,6 @@ def batch_events(
     return BatchEvents(rows, bins, units, lengths)
 
 
-def sample_lengths(
-    events: SpikeEvents,
-    dt: float,
-    n_steps: int,
-    rounding: Literal["floor", "ceil"] = "floor",
-    indices: np.ndarray | None = None,
-) -> np.ndarray:
-    """Own length (n_selected,) int64 of each selected sample in steps: its last bin below
-    ``n_steps`` + 1, 0 for a sample without such events."""
-    return batch_events(events, dt, n_steps, rounding, indices).lengths
-
-
 def dense_counts(
     sample: np.ndarray, step: np.ndarray, unit: np.ndarray, shape: tuple[int, int, int]
 ) -> np.ndarray:
@@ -454,7 +442,11 @@ def _draw_affine(
 
 
 def _targets(
-    sample: np.ndarray, position: np.ndarray, sizes: np.ndarray, offset: np.ndarray, factor
+    sample: np.ndarray,
+    position: np.ndarray,
+    sizes: np.ndarray,
+    offset: np.ndarray,
+    factor: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of the nearest-neighbour map along one axis: for each event at ``position`` of
     sample ``sample`` (axis length ``sizes[sample]``), the output positions that sample it:
