@@ -52,7 +52,7 @@ from brainsnn.devices.runners import ChunkValues, DeviceRunner, make_runner
 from brainsnn.engine.layout import build_key
 from brainsnn.engine.traces import TraceRecord
 from brainsnn.gradient.modelfile import NeuronModel
-from brainsnn.gradient.network import GradientStack
+from brainsnn.gradient.network import GradientStack, step_mask
 from brainsnn.gradient.spiking import is_stochastic
 
 #: One time step of the simulation; the model code counts in steps, so its size does not matter.
@@ -375,7 +375,7 @@ def _fill(
 ) -> ChunkValues:
     layout = net.layout
     counts = np.asarray(inputs, np.float64).reshape(layout.samples * layout.steps, layout.inputs)
-    valid = (np.arange(layout.steps)[None, :] >= np.asarray(start)[:, None]).astype(np.float64)
+    valid = np.asarray(step_mask(start, layout.samples, layout.steps), np.float64)
     values: list[tuple[b2.Group, str, object]] = []
     for index, (group, syn, entry) in enumerate(
         zip(net.groups, net.synapses, exported, strict=True)
