@@ -13,6 +13,7 @@ import yaml
 
 from brainsnn.core.errors import DataError
 from brainsnn.core.modellib import MODEL_DIR, compose, load_model_file
+from brainsnn.core.rundir import protocol_text
 from brainsnn.data.idx import IDX_FILE_NAMES
 from brainsnn.protocol import load_protocol
 from brainsnn.readout.data import prepare_data
@@ -65,6 +66,15 @@ def test_protocol_with_external_data_says_how_to_get_it(path):
     protocol = load_protocol(path)
     if protocol.data.source != "digits":
         assert protocol.data.hint.strip(), f"{path}: data.hint should say how to obtain the data"
+
+
+@pytest.mark.parametrize("path", ALL_PROTOCOLS, ids=_ids(ALL_PROTOCOLS, ROOT))
+def test_saved_protocol_loads_as_the_same_protocol(path, tmp_path):
+    """A run directory's protocol.yaml is a protocol too (reloaded by analyses and sweeps)."""
+    protocol = load_protocol(path).protocol
+    saved = tmp_path / "protocol.yaml"
+    saved.write_text(protocol_text(protocol))
+    assert load_protocol(saved).protocol == protocol
 
 
 def test_model_files_are_found():

@@ -119,7 +119,13 @@ def open_run_directory(directory: Path, protocol: BaseModel) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     lock_run_directory(directory)
     attach_log(directory / "run.log")
-    (directory / "protocol.yaml").write_text(yaml.safe_dump(protocol.model_dump(), sort_keys=False))
+    (directory / "protocol.yaml").write_text(protocol_text(protocol))
+
+
+def protocol_text(protocol: BaseModel) -> str:
+    """The validated protocol as a run directory saves it: YAML that loads back as the same
+    protocol (values with units keep them)."""
+    return yaml.safe_dump(protocol.model_dump(), sort_keys=False)
 
 
 def attach_log(path: Path) -> None:

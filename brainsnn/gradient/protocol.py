@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_serializer, field_validator, model_validator
 
 from brainsnn.core.protocol import OutputSection, Section, TraceSection, sweep_field
 from brainsnn.core.units import check_duration
@@ -68,6 +68,11 @@ class GradientData(Section):
     @classmethod
     def _time(cls, value: object) -> float:
         return check_duration(value)
+
+    @field_serializer("dt")
+    def _time_with_unit(self, value: float) -> str:
+        """Saved with its unit, so that a run's protocol.yaml loads again."""
+        return f"{value!r} second"
 
 
 class LayerSection(Section):
