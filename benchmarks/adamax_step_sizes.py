@@ -31,12 +31,12 @@ def moments(run: Path) -> tuple[int, list[np.ndarray], list[np.ndarray]]:
     import jax
     import optax
 
-    experiment = load_protocol(run / "protocol.yaml")
-    data = load_gradient_data(experiment.protocol.data, experiment.protocol.seed)
-    progress = GradientRun(experiment, data, show_progress=False).progress
     checkpoint = run / "checkpoint.npz"
     if not checkpoint.exists():
         raise BrainsnnError(f"{run}: no checkpoint.npz (not a gradient run directory?)")
+    experiment = load_protocol(run / "protocol.yaml")
+    data = load_gradient_data(experiment.protocol.data, experiment.protocol.seed)
+    progress = GradientRun(experiment, data, show_progress=False).progress
     progress.load(checkpoint)
     found = [
         s
