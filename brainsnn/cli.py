@@ -75,6 +75,10 @@ def _load(
     return load_protocol(protocol, extra)
 
 
+#: Lines of profile.txt that ``brainsnn run --profile`` prints (the header and the slowest).
+PROFILE_LINES_SHOWN = 12
+
+
 @main.command()
 @PROTOCOL
 @SET
@@ -102,6 +106,13 @@ def _load(
     help="Continue an interrupted run from the checkpoint in --out (the last completed chunk).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option(
+    "--profile",
+    is_flag=True,
+    help="Run every chunk under Brian2's profiler and write the time of each code object, "
+    "summed over the run, to RUN_DIR/profile.txt (standalone devices compile a separate "
+    "profiled build).",
+)
 def run(
     protocol: Path,
     overrides: tuple[str, ...],
@@ -110,6 +121,7 @@ def run(
     seed: int | None,
     resume: bool,
     quiet: bool,
+    profile: bool,
 ) -> None:
     """Run PROTOCOL: train, test, then write results.nc in the run directory."""
     from brainsnn.kinds import get_kind
@@ -121,10 +133,16 @@ def run(
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(logging.Formatter("%(message)s"))
     logging.getLogger("brainsnn").addHandler(console)
-    outcome = run_protocol(loaded, out=out, resume=resume, show_progress=not quiet)
+    outcome = run_protocol(loaded, out=out, resume=resume, show_progress=not quiet, profile=profile)
     for line in get_kind(loaded.kind).report(loaded, outcome.dataset, outcome.directory):
         click.echo(line)
     click.echo(f"results: {outcome.directory / 'results.nc'}")
+    if outcome.profile is not None:
+        lines = outcome.profile.read_text().splitlines()
+        click.echo("\n".join(lines[:PROFILE_LINES_SHOWN]))
+        if len(lines) > PROFILE_LINES_SHOWN:
+            click.echo(f"... {len(lines) - PROFILE_LINES_SHOWN} more code objects")
+        click.echo(f"profile: {outcome.profile}")
 
 
 @main.command()

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from click.testing import CliRunner
 
+from brainsnn.cli import main
 from brainsnn.protocol import load_protocol
 from brainsnn.readout import backend as backends
 from brainsnn.readout.crosscheck import oracle_training
@@ -67,6 +69,34 @@ def test_runtime_and_cpp_give_the_same_decisions(tiny_runs):
     np.testing.assert_allclose(runtime.test_first_spike_time, cpp.test_first_spike_time)
     np.testing.assert_allclose(runtime.trace_v, cpp.trace_v, atol=1e-12)
     np.testing.assert_array_equal(runtime.train_wins, cpp.train_wins)
+
+
+@pytest.mark.parametrize("device", ["runtime", "cpp"])
+def test_profiled_run_writes_the_time_of_each_code_object(build_root, tmp_path, tiny_runs, device):
+    """``--profile``: Brian2's per-code-object times summed over the run, the results unchanged."""
+    out = tmp_path / "profiled"
+    result = CliRunner().invoke(
+        main,
+        ["run", str(DIGITS), "--out", str(out), "--quiet", "--profile"]
+        + [f"--set={item}" for item in (f"device.build_dir={build_root}", *TINY)]
+        + [f"--set=device.name={device}"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert f"profile: {out / 'profile.txt'}" in result.output
+    lines = (out / "profile.txt").read_text().splitlines()
+    # chunks of 50: each of the 2 epochs runs 135 training, 15 validation and 60 test samples
+    assert "over 12 chunk run(s)" in lines[0]
+    rows = {line.split()[-1]: float(line.split()[0]) for line in lines[2:]}
+    thresholder = "inputs_spike_thresholder" + ("_codeobject" if device == "cpp" else "")
+    assert rows[thresholder] > 0
+    assert list(rows.values()) == sorted(rows.values(), reverse=True)
+    profiled, plain = xr.open_dataset(out / "results.nc"), tiny_runs[device].dataset
+    np.testing.assert_array_equal(profiled.test_prediction, plain.test_prediction)
+    np.testing.assert_array_equal(profiled.weights, plain.weights)
+    if device == "cpp":  # a build of its own, beside the plain one
+        builds = {path.name for path in build_root.glob("cpp_standalone-*")}
+        assert {f"{name}-profiled" for name in builds} & builds
 
 
 def test_training_wins_and_thresholds_are_recorded_per_epoch(tiny_runs):

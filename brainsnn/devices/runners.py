@@ -28,6 +28,7 @@ import numpy as np
 from brian2.utils.filelock import FileLock
 
 from brainsnn.core.errors import BrainsnnError, ConfigError
+from brainsnn.devices.profiling import add_chunk_profile, profiling_enabled, read_standalone_profile
 from brainsnn.devices.registry import get_device, require_device
 
 
@@ -97,8 +98,11 @@ class RuntimeRunner(DeviceRunner):
             setattr(group, name, value)
         if seed is not None:
             b2.seed(seed)
+        profile = profiling_enabled()
         with model_code_errors("the network"):
-            net.network.run(net.duration, namespace=net.namespace)
+            net.network.run(net.duration, namespace=net.namespace, profile=profile)
+        if profile:
+            add_chunk_profile((name, float(time)) for name, time in net.network.profiling_info)
         return net
 
 
@@ -111,7 +115,8 @@ class StandaloneRunner(DeviceRunner):
         self.build = build
         self.name = device
         self.threads = threads
-        self.directory = Path(build_root) / f"{device}-{key}"
+        self.profile = profiling_enabled()  # a profiled build lives apart from the plain one
+        self.directory = Path(build_root) / f"{device}-{key}{'-profiled' if self.profile else ''}"
         self._set_up()
 
     def _set_up(self) -> None:
@@ -141,7 +146,9 @@ class StandaloneRunner(DeviceRunner):
                 reseed = self._reseed_code(*self.net.seed_variable)
                 if reseed:
                     self.device.insert_code("main", reseed)
-            self.net.network.run(self.net.duration, namespace=self.net.namespace)
+            self.net.network.run(
+                self.net.duration, namespace=self.net.namespace, profile=self.profile
+            )
         try:
             compile_project = get_device(self.name).compile
             if compile_project is not None:
@@ -200,6 +207,8 @@ class StandaloneRunner(DeviceRunner):
         finally:
             self._delete_run_arg_files()
         check_binary_output(stdout)
+        if self.profile:
+            add_chunk_profile(read_standalone_profile(self.run_dir / "results"))
         return net
 
     def _delete_run_arg_files(self) -> None:
