@@ -300,3 +300,15 @@ def test_interrupted_unsupervised_run_resumes_with_identical_results(tmp_path, b
     np.testing.assert_array_equal(resumed.weights.values, reference.weights.values)
     np.testing.assert_array_equal(resumed.test_counts.values, reference.test_counts.values)
     np.testing.assert_array_equal(resumed.assignment.values, reference.assignment.values)
+
+
+def test_event_driven_inputs_are_refused_with_one_line():
+    """inputs/ttfs emits spike lists, a readout engine feature: one line, no traceback."""
+    models = (
+        "[inputs/ttfs, neurons/wta_lif, synapses/wta_delta, competition/one_shot_wta, "
+        "rules/wta_stdp]"
+    )
+    result = CliRunner().invoke(main, ["validate", str(WTA), "--set", f"network.models={models}"])
+    assert result.exit_code != 0
+    assert "the unsupervised engine takes a threshold, not spike_steps" in result.output
+    assert "Traceback" not in result.output

@@ -91,6 +91,13 @@ class GroupFragment(_Strict):
     )
     parameters: dict[str, ParameterSpec] = {}
     threshold: str | None = None
+    spike_steps: Literal["input_steps"] | None = Field(
+        None,
+        description="inputs of the readout engine, instead of a threshold: each input fires "
+        "once per sample at the grid step the engine's input_steps data gives it (none when "
+        "silent), emitted from a per-chunk spike list sorted by time, so a step costs its "
+        "spikes rather than a test of every input",
+    )
     reset: str | None = None
     refractory: str | None = Field(
         None, description="Brian2 refractoriness (a time or a condition) of a neuron group"
@@ -176,6 +183,7 @@ class ModelFile(_Strict):
             if fragment is not None and (
                 fragment.events
                 or fragment.threshold
+                or fragment.spike_steps
                 or fragment.reset
                 or fragment.refractory
                 or fragment.spike_schedule
@@ -183,6 +191,10 @@ class ModelFile(_Strict):
                 raise ValueError(
                     f"{role}: synapses take 'pathways'/'on_pre', not 'events'/'threshold'/'reset'"
                 )
+        for role in NEURON_ROLES:
+            fragment = getattr(self, role)
+            if role != "inputs" and fragment is not None and fragment.spike_steps:
+                raise ValueError(f"{role}: only the inputs take 'spike_steps'")
         return self
 
 
@@ -212,6 +224,7 @@ class ComposedGroup:
     method: str | None = None
     parameters: dict[str, ParameterSpec] = field(default_factory=dict)
     threshold: str | None = None
+    spike_steps: str | None = None
     reset: list[str] = field(default_factory=list)
     refractory: str | None = None
     spike_schedule: str | None = None
@@ -283,7 +296,7 @@ def _merge(
     target.reset += [fragment.reset] if fragment.reset else []
     target.on_pre += [fragment.on_pre] if fragment.on_pre else []
     target.on_post += [fragment.on_post] if fragment.on_post else []
-    for attribute in ("refractory", "spike_schedule", "delay"):
+    for attribute in ("refractory", "spike_schedule", "delay", "spike_steps"):
         value = getattr(fragment, attribute)
         if value is not None:
             if getattr(target, attribute) not in (None, value):
@@ -323,6 +336,8 @@ def compose(models: list[ModelFile]) -> dict[str, ComposedGroup]:
                 _merge(groups[role], fragment, f"model '{model.name}' ({role})", parameter_owner)
     if groups["outputs"].threshold is None:
         raise ConfigError("no model sets the threshold of the output neurons (add a neuron model)")
-    if groups["inputs"].threshold is None:
+    if groups["inputs"].threshold is not None and groups["inputs"].spike_steps is not None:
+        raise ConfigError("the inputs have both a threshold and spike_steps: choose one")
+    if groups["inputs"].threshold is None and groups["inputs"].spike_steps is None:
         raise ConfigError("no model sets how inputs spike (add an input model such as inputs/ttfs)")
     return groups

@@ -12,6 +12,7 @@ from brainsnn.core.modellib import NEURON_ROLES, ComposedGroup
 from brainsnn.devices.registry import get_device
 from brainsnn.devices.runners import ChunkValues, DeviceRunner, RuntimeRunner, StandaloneRunner
 from brainsnn.engine.records import per_sample
+from brainsnn.engine.spike_lists import chunk_spike_list
 from brainsnn.engine.state import persistent_variables, state_key
 from brainsnn.engine.traces import TraceRecord, read_trace, trace_assignments
 from brainsnn.readout.layout import ReadoutLayout
@@ -133,6 +134,14 @@ class Backend:
         values += [
             (groups[role], "learning", float(learning)) for role in NEURON_ROLES if role in groups
         ]
+        if net.input_spikes is not None:
+            indices, steps = chunk_spike_list(
+                chunk.input_steps,
+                self.layout.steps_per_sample,
+                self.layout.n_input_steps,
+                net.input_spikes.capacity,
+            )
+            values += net.input_spikes.assignments(indices, steps)
         values.append((groups["outputs"], "record_outputs", float(record_outputs)))
         if self.layout.trace_variables:
             neurons, samples = trace or ([], 0)

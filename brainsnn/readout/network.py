@@ -19,6 +19,7 @@ from brainsnn.engine.groups import (
     parameter_equations,
     set_chunk_start_values,
 )
+from brainsnn.engine.spike_lists import ChunkSpikes, reference_source_variables
 from brainsnn.engine.traces import TRACE_EQUATIONS, trace_condition, trace_monitor
 from brainsnn.readout.layout import READOUT_ROLES, READOUT_STAGES, RECORD_OFFSET, ReadoutLayout
 
@@ -64,6 +65,7 @@ class ReadoutNetwork:
     duration: b2.Quantity  # one chunk: chunk_size sample windows
     parameter_owner: dict[str, str] = field(default_factory=dict)  # parameter -> role
     seed_variable: tuple[b2.Group, str] | None = None  # deterministic: no random numbers
+    input_spikes: ChunkSpikes | None = None  # event-driven inputs (spike_steps: input_steps)
 
 
 def _equations(role: str, group: ComposedGroup, traced: bool) -> str:
@@ -197,9 +199,17 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
         ),
         "layer": _neuron_group("layer", 1, layout, composed["layer"], set(), clock),
     }
+    input_spikes = None
+    spike_source = groups["inputs"]
+    if composed["inputs"].spike_steps == "input_steps":  # at most one spike per input and sample
+        capacity = layout.chunk_size * layout.n_inputs
+        input_spikes = ChunkSpikes(layout.n_inputs, capacity, clock, "input_spikes")
+        spike_source = input_spikes
     groups["feedforward"] = _synapses(
-        "feedforward", groups["inputs"], groups["outputs"], composed["feedforward"], clock
+        "feedforward", spike_source, groups["outputs"], composed["feedforward"], clock
     )
+    if input_spikes is not None:
+        reference_source_variables(groups["feedforward"], groups["inputs"])
     groups["lateral"] = _synapses(
         "lateral", groups["outputs"], groups["outputs"], composed["lateral"], clock
     )
@@ -243,7 +253,8 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
         "neurons_per_class": layout.neurons_per_class,
         "n_nontarget": layout.n_nontarget,
     }
-    network = b2.Network(*groups.values(), *monitors.values(), name="readout")
+    extra = [input_spikes] if input_spikes is not None else []
+    network = b2.Network(*groups.values(), *extra, *monitors.values(), name="readout")
     return ReadoutNetwork(
         network=network,
         groups=groups,
@@ -256,4 +267,5 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
         parameter_owner={
             name: role for role, group in composed.items() for name in group.parameters
         },
+        input_spikes=input_spikes,
     )

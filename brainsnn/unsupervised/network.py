@@ -162,6 +162,8 @@ def _neuron_group(
         + parameter_equations(group)
     )
     kwargs: dict[str, object] = {}
+    if group.spike_steps is not None:
+        raise ConfigError(f"{role}: the unsupervised engine takes a threshold, not spike_steps")
     if group.threshold is not None:
         kwargs["threshold"] = group.threshold
         reset = [*group.reset, *(["n_spikes += presenting"] if role == "outputs" else [])]
