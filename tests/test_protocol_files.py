@@ -104,7 +104,7 @@ def test_model_file_loads_by_name():
 def test_default_models_compose():
     composed = compose([load_model_file(name) for name in DEFAULT_MODELS])
     assert composed["outputs"].threshold is not None
-    assert composed["inputs"].threshold is not None
+    assert composed["inputs"].spike_steps == "input_steps"  # event-driven, no threshold
     parameters = {name for group in composed.values() for name in group.parameters}
     assert {"theta0", "gap", "a_plus", "a_minus", "thr_lr"} <= parameters
 
