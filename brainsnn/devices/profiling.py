@@ -54,7 +54,7 @@ def profile_totals() -> list[tuple[str, float]]:
     return sorted(_TOTALS.items(), key=lambda item: (-item[1], item[0]))
 
 
-def profile_table(limit: int | None = None) -> str:
+def profile_table() -> str:
     """The sums as a text table: seconds, share of the total, code object."""
     rows = profile_totals()
     if not rows:
@@ -65,9 +65,7 @@ def profile_table(limit: int | None = None) -> str:
         f"{_STATE['chunks']} chunk run(s)",
         f"{'seconds':>10} {'share':>6}  code object",
     ]
-    for name, seconds in rows[:limit]:
+    for name, seconds in rows:
         share = 100 * seconds / total if total > 0 else 0.0
         lines.append(f"{seconds:>10.4f} {share:>5.1f}%  {name}")
-    if limit is not None and len(rows) > limit:
-        lines.append(f"{'':>10} {'':>6}  ... {len(rows) - limit} more in profile.txt")
     return "\n".join(lines) + "\n"
