@@ -1,6 +1,16 @@
-"""Diehl & Cook 2015 as a plain Brian2 runtime-mode port, compared with brainsnn on the same images.
+"""Diehl & Cook 2015 as a plain Brian2 port (runtime or cpp_standalone), compared with brainsnn.
 
-The reference is written the way the Brian2 ports are (spec unsupervised_stdp.md B.2-B.6, the
+With ``--target cpp_standalone`` the reference is the plain standalone port (issue 14 item 7): the
+same network compiled once, each presentation one run of the binary, with the rates, the
+normalised weights and every carried state variable (membranes, conductances, theta, STDP traces,
+last-event times shifted by one presentation) handed in through ``run_args`` and read back from
+the results, which is how Brian2 documents repeated standalone runs. The report then splits its
+time per example into the binary's simulation loop and the rest (starting the binary, the files).
+On input that spikes deterministically (rates of 1/dt) it reproduces the runtime port's state
+after a presentation to 1e-15; later presentations can differ by one step where a neuron's 50 ms
+gate opens, because ``t - lastspike`` rounds differently when t restarts at 0.
+
+The runtime reference is written as the Brian2 ports are (spec unsupervised_stdp.md B.2-B.6, the
 "runtime (cython), per-example run loop + Python normalisation" row of B.10): a PoissonGroup whose
 rates are set in Python for each presentation, conductance-based LIF excitatory and inhibitory
 neurons (adaptive theta, the ports' 50 ms gate written as ``(t - lastspike) > 50*ms``), all-to-all
@@ -40,7 +50,7 @@ network dynamics alone.
 Usage (from the repository root; about 0.5-1 s per reference example with N_e = 400):
 
     .venv/bin/python benchmarks/diehl_cook_reference.py [--examples 100] [--outputs 400]
-        [--brainsnn-runs 5] [--reference-runs 1] [--seed 0] [--target cython|numpy]
+        [--brainsnn-runs 5] [--reference-runs 1] [--seed 0] [--target cython|numpy|cpp_standalone]
         [--no-plasticity] [--no-cli] [--keep DIRECTORY]
 
 One reference run cannot settle the spike counts: at N = 100 the mean spikes per example varies
@@ -56,7 +66,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -226,24 +238,27 @@ def initial_weights_and_delays(outputs: int, inputs: int, seed: int) -> tuple[np
     return weights, delays
 
 
-def run_reference(
-    rates: np.ndarray, outputs: int, seed: int, target: str, plastic: bool = True, run: int = 0
-) -> dict:
-    """Train the Brian2 port on ``rates`` (N, 784) one example at a time; per-example records.
+class ReferenceNetwork(NamedTuple):
+    """The Brian2 objects of the port (all in ``network``) and the namespace of its equations."""
 
-    Initial weights and delays come from ``seed``, the Poisson inputs from Brian2's seed
-    ``seed + run``. ``plastic=False`` sets the STDP rates and theta_plus to 0 (a check of the
-    dynamics alone).
-    """
+    network: Any
+    poisson: Any
+    exc: Any
+    inh: Any
+    stdp: Any
+    monitor: Any
+    namespace: dict
+
+
+def build_reference_network(
+    n_inputs: int, outputs: int, seed: int, plastic: bool, rates: object, spike_times: bool
+) -> ReferenceNetwork:
+    """The port's network on the current Brian2 device; ``rates`` are the PoissonGroup's rates
+    (a quantity, or an expression such as ``"stimulus(t, i)"`` naming a TimedArray that the
+    caller adds to ``namespace``). Initial weights and delays come from ``seed``; the excitatory
+    spike monitor records spike times only if ``spike_times``."""
     import brian2 as b2
-    from brian2 import Hz, ms, mV
-
-    b2.set_device("runtime")
-    b2.start_scope()
-    b2.defaultclock.dt = DT_MS * ms
-    target = choose_target(target)
-    b2.seed(seed + run)
-    n_inputs = rates.shape[1]
+    from brian2 import ms, mV
 
     excitatory_equations = """
     dv/dt = ((v_rest_e - v) + ge*(E_exc - v) + gi*(E_inh_e - v)) / tau_e : volt (unless refractory)
@@ -274,7 +289,7 @@ def run_reference(
         "eta_post": 1e-2 * plastic,
         "offset": 20 * mV,
     }
-    poisson = b2.PoissonGroup(n_inputs, rates=0 * Hz, name="Xe")
+    poisson = b2.PoissonGroup(n_inputs, rates=rates, name="Xe")
     exc = b2.NeuronGroup(
         outputs,
         excitatory_equations,
@@ -325,41 +340,151 @@ def run_reference(
     to_inh.connect(j="i")
     from_inh = b2.Synapses(inh, exc, on_pre="gi_post += 17.0", name="AiAe")
     from_inh.connect(condition="i != j")
-    monitor = b2.SpikeMonitor(exc, record=False, name="Ae_spikes")
-    net = b2.Network(poisson, exc, inh, stdp, to_inh, from_inh, monitor)
+    monitor = b2.SpikeMonitor(exc, record=spike_times, name="Ae_spikes")
+    network = b2.Network(poisson, exc, inh, stdp, to_inh, from_inh, monitor)
+    return ReferenceNetwork(network, poisson, exc, inh, stdp, monitor, namespace)
 
-    def normalise() -> None:
-        w = np.asarray(stdp.w_[:]).reshape(n_inputs, outputs)
-        sums = w.sum(axis=0)
-        stdp.w_[:] = (w * (NORM_TARGET / np.where(sums == 0, 1, sums))).ravel()
 
-    spikes, retries, seconds = [], [], []
+def normalised(weights: np.ndarray, outputs: int) -> np.ndarray:
+    """Input-major synaptic weights with every neuron's input weights scaled to sum 78."""
+    w = weights.reshape(-1, outputs)
+    sums = w.sum(axis=0)
+    return (w * (NORM_TARGET / np.where(sums == 0, 1, sums))).ravel()
+
+
+def progress_line(run: int, index: int, count: int, records: dict[str, list]) -> None:
+    """Print the reference's progress every 10 examples."""
+    if (index + 1) % 10 == 0 or index == 0:
+        print(
+            f"reference run {run + 1}: {index + 1}/{count} examples, "
+            f"last {records['seconds'][-1]:.2f} s, mean spikes {np.mean(records['spikes']):.1f}, "
+            f"mean retries {np.mean(records['retries']):.2f}",
+            flush=True,
+        )
+
+
+def train_one_by_one(
+    rates: np.ndarray, run: int, present: Callable[[np.ndarray, float], tuple[int, float]]
+) -> dict[str, list]:
+    """Present each example of ``rates`` (N, 784; Hz at intensity 1) until at least 5 excitatory
+    spikes fire in its 350 ms (at most 20 retries, one intensity step brighter each).
+    ``present(example, intensity)`` runs one presentation and returns its spike count and the
+    seconds its simulation loop took. Per-example records: spikes, retries, seconds (wall) and
+    loop_seconds."""
+    records: dict[str, list] = {"spikes": [], "retries": [], "seconds": [], "loop_seconds": []}
     for index, example in enumerate(rates):
         started = time.perf_counter()
-        intensity, failed = INTENSITY_START, 0
+        intensity, failed, loop = INTENSITY_START, 0, 0.0
         while True:
-            normalise()
-            poisson.rates = example * intensity * Hz
-            before = int(np.sum(monitor.count[:]))
-            net.run(PRESENT_MS * ms, namespace=namespace)
-            fired = int(np.sum(monitor.count[:])) - before
-            poisson.rates = 0 * Hz
-            net.run(REST_MS * ms, namespace=namespace)
+            fired, seconds = present(example, intensity)
+            loop += seconds
             if fired >= MIN_SPIKES or failed >= MAX_RETRIES:
                 break
             intensity += 1.0
             failed += 1
-        seconds.append(time.perf_counter() - started)
-        spikes.append(fired)
-        retries.append(failed)
-        if (index + 1) % 10 == 0 or index == 0:
-            print(
-                f"reference run {run + 1}: {index + 1}/{len(rates)} examples, "
-                f"last {seconds[-1]:.2f} s, "
-                f"mean spikes {np.mean(spikes):.1f}, mean retries {np.mean(retries):.2f}",
-                flush=True,
-            )
-    return {"spikes": spikes, "retries": retries, "seconds": seconds, "target": target}
+        records["seconds"].append(time.perf_counter() - started)
+        records["loop_seconds"].append(loop)
+        records["spikes"].append(fired)
+        records["retries"].append(failed)
+        progress_line(run, index, len(rates), records)
+    return records
+
+
+def run_reference(
+    rates: np.ndarray, outputs: int, seed: int, target: str, plastic: bool = True, run: int = 0
+) -> dict:
+    """Train the Brian2 runtime port on ``rates`` (N, 784) one example at a time.
+
+    Initial weights and delays come from ``seed``, the Poisson inputs from Brian2's seed
+    ``seed + run``. ``plastic=False`` sets the STDP rates and theta_plus to 0 (a check of the
+    dynamics alone). Returns per-example records.
+    """
+    import brian2 as b2
+    from brian2 import Hz, ms
+
+    b2.set_device("runtime")
+    b2.start_scope()
+    b2.defaultclock.dt = DT_MS * ms
+    target = choose_target(target)
+    b2.seed(seed + run)
+    port = build_reference_network(rates.shape[1], outputs, seed, plastic, 0 * Hz, False)
+    stdp, monitor = port.stdp, port.monitor
+
+    def present(example: np.ndarray, intensity: float) -> tuple[int, float]:
+        stdp.w_[:] = normalised(np.asarray(stdp.w_[:]), outputs)
+        port.poisson.rates = example * intensity * Hz
+        before = int(np.sum(monitor.count[:]))
+        port.network.run(PRESENT_MS * ms, namespace=port.namespace)
+        fired = int(np.sum(monitor.count[:])) - before
+        port.poisson.rates = 0 * Hz
+        port.network.run(REST_MS * ms, namespace=port.namespace)
+        return fired, 0.0
+
+    records = train_one_by_one(rates, run, present)
+    return {**records, "target": target}
+
+
+# State the standalone port carries from one presentation to the next. The binary starts each
+# presentation at t = 0, so the times of last events are shifted back by one presentation.
+CARRIED = {
+    "exc": ("v", "ge", "gi", "theta"),
+    "inh": ("v", "ge", "gi"),
+    "stdp": ("w", "pre", "post1", "post2"),
+}
+SHIFTED = {"exc": "lastspike", "inh": "lastspike", "stdp": "lastupdate"}
+
+
+def run_standalone_reference(
+    rates: np.ndarray, outputs: int, seed: int, plastic: bool, run: int, directory: Path
+) -> dict:
+    """Train the plain ``cpp_standalone`` port on ``rates`` (N, 784), one presentation per
+    binary run.
+
+    The network is compiled once. Each presentation (350 ms input, 150 ms rest) is one
+    ``device.run`` whose ``run_args`` hand in the rates (a TimedArray), the normalised weights
+    and the state carried from the previous run (membranes, conductances, theta, STDP traces,
+    last-event times), read back from its results. ``seed()`` is not called, so the binary draws
+    new Poisson inputs every presentation. Per-example records as ``run_reference``.
+    """
+    import brian2 as b2
+    from brian2 import Hz, ms
+
+    b2.set_device("cpp_standalone", build_on_run=False, directory=str(directory))
+    b2.device.reinit()
+    b2.set_device("cpp_standalone", build_on_run=False, directory=str(directory))
+    b2.start_scope()
+    b2.defaultclock.dt = DT_MS * ms
+    n_inputs = rates.shape[1]
+    stimulus = b2.TimedArray(np.zeros((2, n_inputs)) * Hz, dt=PRESENT_MS * ms)
+    port = build_reference_network(
+        n_inputs, outputs, seed, plastic, "stimulus(t, i)", spike_times=True
+    )
+    port.namespace["stimulus"] = stimulus
+    port.network.run((PRESENT_MS + REST_MS) * ms, namespace=port.namespace)
+    started = time.perf_counter()
+    b2.device.build(run=False, directory=str(directory))
+    compile_seconds = time.perf_counter() - started
+    groups = {"exc": port.exc, "inh": port.inh, "stdp": port.stdp}
+    pairs = [(key, name) for key, names in CARRIED.items() for name in names]
+    views = {pair: groups[pair[0]].state(pair[1]) for pair in pairs + list(SHIFTED.items())}
+    weights = views["stdp", "w"]
+    carried: dict = {weights: initial_weights_and_delays(outputs, n_inputs, seed)[0].T.ravel()}
+    presentation = (PRESENT_MS + REST_MS) * ms
+    static_arrays = directory / "static_arrays"
+
+    def present(example: np.ndarray, intensity: float) -> tuple[int, float]:
+        carried[weights] = normalised(np.asarray(carried[weights]), outputs)
+        values = np.stack([example * intensity, np.zeros(n_inputs)]) * Hz
+        b2.device.run(run_args={stimulus: values, **carried}, with_output=False)
+        for name in b2.device.run_args_arrays:  # this presentation's inputs, used up
+            (static_arrays / name).unlink(missing_ok=True)
+        fired = int(np.sum(port.monitor.t[:] < PRESENT_MS * ms))
+        for (key, name), view in views.items():
+            carried[view] = view[:] - presentation if SHIFTED.get(key) == name else view[:]
+        return fired, b2.device._last_run_time  # the binary's own simulation loop
+
+    records = train_one_by_one(rates, run, present)
+    return {**records, "target": "cpp_standalone", "compile_seconds": compile_seconds}
 
 
 # --------------------------------------------------------------------------------------------
@@ -431,10 +556,19 @@ def report(reference: list[dict], library: dict, cli: dict | None, outputs: int)
         f"{SATURATED} spikes per neuron (ceiling 7 with the 50 ms gate)."
     )
     print(
-        "reference s/example: all examples but the first of each run (code generation; "
+        "reference s/example: all examples but the first of each run (runtime generates its "
+        "code in it; "
         f"{', '.join(f'{x:.1f}' for x in first)} s). brainsnn: training phase without its build "
         f"({float(library['build_seconds']):.1f} s)."
     )
+    if reference[0]["target"] == "cpp_standalone":
+        loop = np.concatenate([np.asarray(run["loop_seconds"][1:]) for run in reference])
+        compiled = ", ".join(f"{run['compile_seconds']:.0f}" for run in reference)
+        print(
+            f"reference cpp_standalone: {loop.sum() / len(warm):.4f} s/example in the binary's "
+            f"simulation loop, the rest ({(warm.sum() - loop.sum()) / len(warm):.4f} s) in "
+            f"starting it and passing the state through files; compiled in {compiled} s (untimed)."
+        )
     for name, runs in (("reference", reference), ("brainsnn", library["runs"])):
         means = ", ".join(f"{np.mean(run['spikes']):.0f}" for run in runs)
         print(f"spikes/example of each run, {name}: {means}")
@@ -471,7 +605,13 @@ def parse_arguments() -> argparse.Namespace:
         "--reference-runs", type=int, default=1, help="reference training runs (other draws)"
     )
     parser.add_argument("--protocol", type=Path, default=PROTOCOL)
-    parser.add_argument("--target", choices=("cython", "numpy"), default="cython")
+    parser.add_argument(
+        "--target",
+        choices=("cython", "numpy", "cpp_standalone"),
+        default="cython",
+        help="the reference: Brian2 runtime with this code-generation target, or the plain "
+        "cpp_standalone port (one binary run per presentation, state through run_args)",
+    )
     parser.add_argument("--no-cli", action="store_true", help="skip the 'brainsnn run' row")
     parser.add_argument(
         "--no-plasticity",
@@ -481,7 +621,10 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--keep", type=Path, help="keep brainsnn outputs in this directory")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--set", action="append", default=[], help=argparse.SUPPRESS)
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.examples < 10:  # the stratified subset takes at least one image of each class
+        parser.error("--examples must be at least 10")
+    return args
 
 
 def main() -> None:
@@ -503,10 +646,17 @@ def main() -> None:
         directory.mkdir(parents=True, exist_ok=True)
         library = run_brainsnn_library(args.protocol, overrides, args.brainsnn_runs, directory)
         cli = None if args.no_cli else run_brainsnn_cli(args.protocol, overrides, directory)
-        reference = [
-            run_reference(rates, args.outputs, args.seed, args.target, plastic, run)
-            for run in range(args.reference_runs)
-        ]
+        reference = []
+        for run in range(args.reference_runs):
+            if args.target == "cpp_standalone":
+                build = directory / "reference_build"
+                reference.append(
+                    run_standalone_reference(rates, args.outputs, args.seed, plastic, run, build)
+                )
+            else:
+                reference.append(
+                    run_reference(rates, args.outputs, args.seed, args.target, plastic, run)
+                )
         if args.keep:
             (directory / "reference.json").write_text(json.dumps(reference))
     report(reference, library, cli, args.outputs)
