@@ -160,6 +160,15 @@ def test_ttfs_formula_known_values() -> None:
     np.testing.assert_allclose(times, expected, rtol=0, atol=1e-15)
 
 
+def test_ttfs_leaves_float_images_unchanged() -> None:
+    """The encoding works on a copy in place: a caller's float array is not overwritten."""
+    images = RNG.uniform(0, 255, (3, 4, 4))
+    kept = images.copy()
+    times = ttfs_encode(images, max_value=255)
+    np.testing.assert_array_equal(images, kept)
+    np.testing.assert_array_equal(times, np.where(kept > 0, 1.0 - kept / 255, 1.0).reshape(3, 16))
+
+
 def test_ttfs_rejects_values_above_max() -> None:
     with pytest.raises(DataError, match="exceeds max_value 16"):
         ttfs_encode(np.array([[17]]), max_value=16)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
+import brainsnn.readout.data as readout_data
 from brainsnn.core.errors import DataError
-from brainsnn.data import convert_features, load_digits_dataset
-from brainsnn.readout.data import prepare_data
+from brainsnn.data import convert_features, load_digits_dataset, quantise_times, ttfs_encode
+from brainsnn.readout.data import encode_rows, grid_dtype, prepare_data
 from brainsnn.readout.protocol import Protocol
 
 
@@ -70,3 +73,27 @@ def test_missing_spikingdataset_file_is_a_data_error(tmp_path):
 def test_too_small_a_split_is_a_data_error():
     with pytest.raises(DataError, match="stratified"):
         prepare_data(make_protocol(source="digits", train_subset=60, validation_fraction=0.1))
+
+
+def test_encoding_in_blocks_equals_encoding_at_once(monkeypatch):
+    """Splits are encoded block by block into a compact integer type, with the same steps."""
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (50, 6, 6)).astype(np.uint8)
+    rows = rng.permutation(50)[:37]
+    monkeypatch.setattr(readout_data, "ENCODE_BLOCK", 8)  # 5 blocks, the last one partial
+    encoded = encode_rows(images, rows, 255, partial(ttfs_encode, max_value=255))
+    assert encoded.dtype == np.int16
+    np.testing.assert_array_equal(encoded, quantise_times(ttfs_encode(images[rows], 255), 255))
+    assert grid_dtype(32767) == np.int16 and grid_dtype(32768) == np.int32
+
+
+def test_prepared_splits_are_compact_and_chunks_wide():
+    """Stored splits take the compact type; the chunks handed to the engine are int64."""
+    from brainsnn.readout.training import chunks
+
+    data = prepare_data(make_protocol(source="digits", test_fraction=0.2, validation_fraction=0.1))
+    assert data.train.input_steps.dtype == np.int16
+    parts = list(chunks(data.test, 100, data.time_steps, first=1))
+    assert all(part.input_steps.dtype == np.int64 for part in parts)
+    assert len(parts) == -(-len(data.test) // 100) - 1  # chunk 0 skipped
+    np.testing.assert_array_equal(parts[0].input_steps, data.test.input_steps[100:200])

@@ -28,13 +28,17 @@ def ttfs_encode(images: np.ndarray, max_value: float) -> np.ndarray:
     """
     if not max_value > 0:
         raise ConfigError(f"max_value must be > 0, got {max_value!r}")
-    x = np.asarray(images, dtype=np.float64)
-    x = x.reshape(len(x), -1)
-    if np.isnan(x).any():
+    times = np.array(images, dtype=np.float64)  # a copy, worked on in place (memory)
+    times = times.reshape(len(times), -1)
+    if np.isnan(times).any():
         raise DataError("cannot TTFS-encode images containing NaN")
-    if x.size and x.max() > max_value:
-        raise DataError(f"image intensity {x.max()} exceeds max_value {max_value}")
-    return np.where(x > 0, 1.0 - x / max_value, 1.0)
+    if times.size and times.max() > max_value:
+        raise DataError(f"image intensity {times.max()} exceeds max_value {max_value}")
+    silent = times <= 0
+    np.divide(times, max_value, out=times)
+    np.subtract(1.0, times, out=times)
+    times[silent] = 1.0
+    return times
 
 
 def quantise_times(times: np.ndarray, steps: int) -> np.ndarray:

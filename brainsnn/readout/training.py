@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,19 +98,20 @@ def epoch_sample_masks(
     return np.concatenate(parts)[:n_samples].astype(bool)
 
 
-def chunks(split: Split, chunk_size: int, padding_steps: int) -> list[ChunkInput]:
-    """Cut a split into fixed-size chunks; the last is padded with silent, unlabelled samples."""
-    out = []
-    for start in range(0, len(split), chunk_size):
-        steps = split.input_steps[start : start + chunk_size]
+def chunks(
+    split: Split, chunk_size: int, padding_steps: int, first: int = 0
+) -> Iterator[ChunkInput]:
+    """Cut a split into fixed-size chunks, from chunk ``first`` on, one at a time (input steps
+    widened to int64); the last is padded with silent, unlabelled samples."""
+    for start in range(first * chunk_size, len(split), chunk_size):
+        steps = split.input_steps[start : start + chunk_size].astype(np.int64)
         labels = split.labels[start : start + chunk_size]
         n_valid = len(labels)
         if n_valid < chunk_size:
             pad = chunk_size - n_valid
             steps = np.vstack([steps, np.full((pad, steps.shape[1]), padding_steps)])
             labels = np.concatenate([labels, np.full(pad, -1)])
-        out.append(ChunkInput(steps, labels, n_valid))
-    return out
+        yield ChunkInput(steps, labels, n_valid)
 
 
 class ReadoutTrainer:
@@ -160,10 +161,10 @@ class ReadoutTrainer:
         ``trace`` = (neurons, samples): membrane traces over the split's first samples.
         """
         results = []
-        parts = chunks(split, self.chunk_size, self.data.time_steps)
+        parts = chunks(split, self.chunk_size, self.data.time_steps, first_chunk)
         done = min(first_chunk * self.chunk_size, len(split))
         with progress_bar(len(split), label, self.show_progress, done) as bar:
-            for number, chunk in enumerate(parts[first_chunk:], start=first_chunk):
+            for number, chunk in enumerate(parts, start=first_chunk):
                 if learning and self.mask_parameter:
                     probability = progress.parameters[self.mask_parameter]
                     shape = (self.chunk_size, self.backend.layout.n_outputs)
