@@ -18,6 +18,7 @@ from brainsnn.data import (
     grid_times,
     load_digits_dataset,
     load_idx_dataset,
+    open_spiking_dataset,
     quantise_times,
     read_idx,
     read_spiking_dataset,
@@ -234,6 +235,19 @@ def test_spiking_dataset_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(times, x)
     np.testing.assert_array_equal(labels, [1, 0, 1])
     assert times.dtype == np.float64 and labels.dtype == np.int64
+
+
+def test_sparse_spiking_dataset_gives_rows_dense_on_demand(tmp_path: Path) -> None:
+    """open_spiking_dataset keeps samples sparse; any rows come out as read_spiking_dataset's."""
+    times = ttfs_encode(RNG.integers(0, 256, size=(30, 5, 5)), MNIST_MAX_VALUE)
+    path = tmp_path / "set.npy"
+    write_spiking_dataset(path, features_to_spiking_dataset(times, np.arange(30) % 3))
+    sparse, labels = open_spiking_dataset(path)
+    dense, dense_labels = read_spiking_dataset(path)
+    assert len(sparse) == 30 and sparse.shape == (30, 25) and sparse.dtype == np.float64
+    rows = np.array([29, 0, 7, 7])
+    np.testing.assert_array_equal(sparse[rows], dense[rows])
+    np.testing.assert_array_equal(labels, dense_labels)
 
 
 def test_spiking_dataset_round_trip_of_ttfs_images(tmp_path: Path) -> None:

@@ -50,7 +50,8 @@ def check_samples(
             raise DataError(f"the {name} set has {len(samples)} samples but {len(labels)} labels")
         if labels.dtype.kind not in "iu" or labels.min() < 0:
             raise DataError(f"the {name} labels must be integers from 0 (found {labels.min()})")
-        if samples.dtype.kind == "f" and not np.all(np.isfinite(samples)):
+        dense = isinstance(samples, np.ndarray)  # sparse samples are checked when made dense
+        if dense and samples.dtype.kind == "f" and not np.all(np.isfinite(samples)):
             raise DataError(f"the {name} set holds NaN or infinite values")
     if train.shape[1:] != test.shape[1:]:
         raise DataError(

@@ -22,8 +22,10 @@ from brainsnn.data.shd import (
     write_shd,
 )
 from brainsnn.data.spikingdataset import (
+    SparseSpikeTimes,
     convert_features,
     features_to_spiking_dataset,
+    open_spiking_dataset,
     read_spiking_dataset,
     write_spiking_dataset,
 )
@@ -36,6 +38,7 @@ __all__ = [
     "MNIST_MAX_VALUE",
     "SHD_UNITS",
     "BatchEvents",
+    "SparseSpikeTimes",
     "SpikeEvents",
     "augment_events",
     "augment_shift_scale",
@@ -48,6 +51,7 @@ __all__ = [
     "load_digits_dataset",
     "load_idx_dataset",
     "n_steps_needed",
+    "open_spiking_dataset",
     "quantise_times",
     "read_idx",
     "read_shd",

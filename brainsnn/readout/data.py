@@ -20,8 +20,8 @@ from brainsnn.core.splits import (
 from brainsnn.data import (
     load_digits_dataset,
     load_idx_dataset,
+    open_spiking_dataset,
     quantise_times,
-    read_spiking_dataset,
     ttfs_encode,
 )
 from brainsnn.readout.protocol import DataSection, Protocol
@@ -104,8 +104,8 @@ def _load_samples(protocol: Protocol) -> LoadedSamples:
     if not data.train_file or not data.test_file:
         raise ConfigError("data.train_file and data.test_file are required for spikingdataset data")
     try:
-        train_t, train_y = read_spiking_dataset(Path(data.train_file).expanduser())
-        test_t, test_y = read_spiking_dataset(Path(data.test_file).expanduser())
+        train_t, train_y = open_spiking_dataset(Path(data.train_file).expanduser())
+        test_t, test_y = open_spiking_dataset(Path(data.test_file).expanduser())
     except DataError as exc:
         raise DataError(f"{exc}; {data.hint}" if data.hint else str(exc)) from None
     return LoadedSamples(
