@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -57,6 +58,9 @@ def main() -> int:
     parser.add_argument("first")
     parser.add_argument("second")
     args = parser.parse_args()
+    for path in (args.first, args.second):
+        if not Path(path).is_file():
+            parser.error(f"no results file at {path}")
     with xr.open_dataset(args.first) as a, xr.open_dataset(args.second) as b:
         lines = differences(a, b)
         count = len(set(a.variables) - TIMING_VARIABLES)
