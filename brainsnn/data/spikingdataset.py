@@ -143,7 +143,9 @@ class SparseSpikeTimes:
 
     dtype = np.dtype(np.float64)
 
-    def __init__(self, samples: Sequence[Any], n_features: int, max_time: float, source: str):
+    def __init__(
+        self, samples: Sequence[Any], n_features: int, max_time: float, source: str
+    ) -> None:
         self._samples = samples
         self._max_time = max_time
         self._source = source

@@ -149,7 +149,8 @@ def prepare_data(protocol: Protocol) -> PreparedData:
     is simulated.
     """
     loaded = _load_samples(protocol)
-    train_samples, train_y, test_samples, test_y = loaded[:4]
+    train_samples, train_y = loaded.train, loaded.train_labels
+    test_samples, test_y = loaded.test, loaded.test_labels
     check_samples(train_samples, train_y, test_samples, test_y)
     data = protocol.data
     train_rows = stratified_subset(train_y, data.train_subset, data.split_seed)
