@@ -579,6 +579,16 @@ def report(reference: list[dict], library: dict, cli: dict | None, outputs: int)
         f"({difference / combined:+.1f} SE), {lib['retries'] - ref['retries']:+.3f} "
         "retries/example"
     )
+    # Paired by image: log(1 + spikes) averaged over each side's runs, brainsnn - reference.
+    # Without plasticity the examples are close to independent, so this is the sharper test.
+    paired = np.log1p([run["spikes"] for run in library["runs"]]).mean(axis=0) - np.log1p(
+        [run["spikes"] for run in reference]
+    ).mean(axis=0)
+    print(
+        f"paired by image, log(1 + spikes): brainsnn - reference {paired.mean():+.3f} ± "
+        f"{paired.std(ddof=1) / np.sqrt(len(paired)):.3f} "
+        f"({paired.mean() / (paired.std(ddof=1) / np.sqrt(len(paired))):+.1f} SE)"
+    )
     if cli is not None:
         print(f"brainsnn run.log: {str(cli['log_line']).split(' INFO ')[-1].strip()}")
         print(
