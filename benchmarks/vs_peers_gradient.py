@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from peer_venv import create_venv, last_line
 
 from brainsnn.core.errors import BrainsnnError
 from brainsnn.data.shd import batch_events
@@ -174,11 +175,6 @@ def run_brainsnn(name: str, protocol_overrides: list[str]) -> Row:
     return row
 
 
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
-
-
 def _installed(python: Path, name: str) -> bool:
     """Whether the venv has the pinned version and imports every module the peer needs."""
     if not python.exists():
@@ -195,16 +191,7 @@ def peer_venv(name: str, base_python: str, installs: list[list[str]]) -> Path:
     if _installed(python, name):
         return python
     print(f"--- {name}: installing into {venv} (a few minutes, once)", flush=True)
-    commands = [[base_python, "-m", "venv", str(venv)]]
-    commands += [[str(python), "-m", "pip", "install", "--quiet", *spec] for spec in installs]
-    for command in commands:
-        try:
-            done = subprocess.run(command, capture_output=True, text=True)
-        except OSError as exc:
-            raise RuntimeError(f"install failed: {command[0]}: {exc.strerror}") from None
-        if done.returncode != 0:
-            reason = _last_line(done.stderr or done.stdout)
-            raise RuntimeError(f"install failed ({' '.join(command[-1:])}): {reason}")
+    create_venv(base_python, venv, installs)
     if not _installed(python, name):
         distribution, version, modules = PINS[name]
         raise RuntimeError(
@@ -234,7 +221,7 @@ def run_peer(name: str, python: Path, data: Path, epochs: int, batch: int, threa
                 print(f"  {line}", end="", flush=True)
     results = [line for line in lines if line.startswith('{"peer"')]
     if process.returncode != 0 or not results:
-        reason = _last_line("\n".join(lines))
+        reason = last_line("\n".join(lines))
         return Row(name, error=f"failed (exit {process.returncode}): {reason}")
     result = json.loads(results[-1])
     return Row(name, result["epoch_seconds"], result["test_accuracy"], result["versions"])
