@@ -6,9 +6,10 @@ normalised weights and every carried state variable (membranes, conductances, th
 last-event times shifted by one presentation) handed in through ``run_args`` and read back from
 the results, which is how Brian2 documents repeated standalone runs. The report then splits its
 time per example into the binary's simulation loop and the rest (starting the binary, the files).
-On input that spikes deterministically (rates of 1/dt) it reproduces the runtime port's state
-after a presentation to 1e-15; later presentations can differ by one step where a neuron's 50 ms
-gate opens, because ``t - lastspike`` rounds differently when t restarts at 0.
+``--check-carry`` runs both ports on input that spikes at every step (no randomness left): with a
+gate that cannot round either way (``--gate-ms 50.25``) they agree on every example, so the
+state is carried exactly; with the ports' 50 ms they part where a gate opens one step apart,
+because ``t - lastspike`` rounds differently when t restarts at 0 in every binary run.
 
 The runtime reference is written as the Brian2 ports are (spec unsupervised_stdp.md B.2-B.6, the
 "runtime (cython), per-example run loop + Python normalisation" row of B.10): a PoissonGroup whose
@@ -82,6 +83,7 @@ PRESENT_MS, REST_MS = 350.0, 150.0
 INTENSITY_START, MIN_SPIKES, MAX_RETRIES = 2.0, 5, 20
 NORM_TARGET = 78.0
 MAX_DELAY_MS = 10.0
+GATE_MS = 50.0  # the excitatory neurons' minimum time between spikes (the ports' timer)
 SATURATED = 5  # spikes per neuron in one example that count as a saturated (runaway) response
 
 
@@ -251,12 +253,19 @@ class ReferenceNetwork(NamedTuple):
 
 
 def build_reference_network(
-    n_inputs: int, outputs: int, seed: int, plastic: bool, rates: object, spike_times: bool
+    n_inputs: int,
+    outputs: int,
+    seed: int,
+    plastic: bool,
+    rates: object,
+    spike_times: bool,
+    gate_ms: float = GATE_MS,
 ) -> ReferenceNetwork:
     """The port's network on the current Brian2 device; ``rates`` are the PoissonGroup's rates
     (a quantity, or an expression such as ``"stimulus(t, i)"`` naming a TimedArray that the
     caller adds to ``namespace``). Initial weights and delays come from ``seed``; the excitatory
-    spike monitor records spike times only if ``spike_times``."""
+    spike monitor records spike times only if ``spike_times``; ``gate_ms`` is the excitatory
+    neurons' minimum time between spikes (the ports' 50 ms)."""
     import brian2 as b2
     from brian2 import ms, mV
 
@@ -288,12 +297,13 @@ def build_reference_network(
         "eta_pre": 1e-4 * plastic,
         "eta_post": 1e-2 * plastic,
         "offset": 20 * mV,
+        "gate": gate_ms * ms,
     }
     poisson = b2.PoissonGroup(n_inputs, rates=rates, name="Xe")
     exc = b2.NeuronGroup(
         outputs,
         excitatory_equations,
-        threshold="v > v_thresh_e + theta - offset and (t - lastspike) > 50*ms",
+        threshold="v > v_thresh_e + theta - offset and (t - lastspike) > gate",
         reset="v = v_reset_e\ntheta += theta_plus",
         refractory=5 * ms,
         method="euler",
@@ -391,7 +401,13 @@ def train_one_by_one(
 
 
 def run_reference(
-    rates: np.ndarray, outputs: int, seed: int, target: str, plastic: bool = True, run: int = 0
+    rates: np.ndarray,
+    outputs: int,
+    seed: int,
+    target: str,
+    plastic: bool = True,
+    run: int = 0,
+    gate_ms: float = GATE_MS,
 ) -> dict:
     """Train the Brian2 runtime port on ``rates`` (N, 784) one example at a time.
 
@@ -407,7 +423,7 @@ def run_reference(
     b2.defaultclock.dt = DT_MS * ms
     target = choose_target(target)
     b2.seed(seed + run)
-    port = build_reference_network(rates.shape[1], outputs, seed, plastic, 0 * Hz, False)
+    port = build_reference_network(rates.shape[1], outputs, seed, plastic, 0 * Hz, False, gate_ms)
     stdp, monitor = port.stdp, port.monitor
 
     def present(example: np.ndarray, intensity: float) -> tuple[int, float]:
@@ -435,7 +451,13 @@ SHIFTED = {"exc": "lastspike", "inh": "lastspike", "stdp": "lastupdate"}
 
 
 def run_standalone_reference(
-    rates: np.ndarray, outputs: int, seed: int, plastic: bool, run: int, directory: Path
+    rates: np.ndarray,
+    outputs: int,
+    seed: int,
+    plastic: bool,
+    run: int,
+    directory: Path,
+    gate_ms: float = GATE_MS,
 ) -> dict:
     """Train the plain ``cpp_standalone`` port on ``rates`` (N, 784), one presentation per
     binary run.
@@ -457,7 +479,7 @@ def run_standalone_reference(
     n_inputs = rates.shape[1]
     stimulus = b2.TimedArray(np.zeros((2, n_inputs)) * Hz, dt=PRESENT_MS * ms)
     port = build_reference_network(
-        n_inputs, outputs, seed, plastic, "stimulus(t, i)", spike_times=True
+        n_inputs, outputs, seed, plastic, "stimulus(t, i)", True, gate_ms
     )
     port.namespace["stimulus"] = stimulus
     port.network.run((PRESENT_MS + REST_MS) * ms, namespace=port.namespace)
@@ -602,6 +624,36 @@ def report(reference: list[dict], library: dict, cli: dict | None, outputs: int)
         )
 
 
+def check_carry(outputs: int, examples: int, gate_ms: float, directory: Path) -> bool:
+    """The runtime port against the plain standalone port on input that spikes at every step.
+
+    The brightest 10 % of the first images' pixels fire at every step (rate * dt = 1 from the
+    first intensity on), the rest never, so the only randomness left is gone and both ports
+    must give the same spikes and retries per example if the standalone port carries the
+    whole state from one binary run to the next. Prints both and returns whether they agree.
+    """
+    overrides = brainsnn_overrides(max(examples, 10), outputs, 0)
+    rates = training_rates(PROTOCOL, overrides)[:examples]
+    bright = rates > np.quantile(rates, 0.90)
+    always = np.where(bright, 1e3 / (DT_MS * INTENSITY_START), 0.0)  # Hz: rate * dt = 1
+    runtime = run_reference(always, outputs, 0, "numpy", True, 0, gate_ms)
+    standalone = run_standalone_reference(always, outputs, 0, True, 0, directory, gate_ms)
+    for name, run in (("runtime (numpy)", runtime), ("cpp_standalone", standalone)):
+        print(f"{name:<16} spikes {run['spikes']}, retries {run['retries']}")
+    pairs = zip(runtime["spikes"], standalone["spikes"], strict=True)
+    differing = [k for k, (a, b) in enumerate(pairs) if a != b]
+    agree = not differing and runtime["retries"] == standalone["retries"]
+    print(
+        f"gate {gate_ms} ms: "
+        + (
+            "the two ports agree on every example"
+            if agree
+            else f"first difference at example {differing[0] if differing else '(retries)'}"
+        )
+    )
+    return agree
+
+
 def parse_arguments() -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -629,6 +681,18 @@ def parse_arguments() -> argparse.Namespace:
         help="both sides: eta_ltd = eta_ltp = theta_plus = 0 (compares the dynamics alone)",
     )
     parser.add_argument("--keep", type=Path, help="keep brainsnn outputs in this directory")
+    parser.add_argument(
+        "--check-carry",
+        action="store_true",
+        help="only compare the runtime and standalone ports on input that spikes at every "
+        "step (--examples of them), which must agree when the state is carried exactly",
+    )
+    parser.add_argument(
+        "--gate-ms",
+        type=float,
+        default=GATE_MS,
+        help="the reference's minimum time between excitatory spikes (ms; the ports' 50)",
+    )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--set", action="append", default=[], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -643,6 +707,10 @@ def main() -> None:
     if args.worker:
         brainsnn_worker(args.protocol, args.set, args.brainsnn_runs, args.worker)
         return
+    if args.check_carry:
+        with tempfile.TemporaryDirectory(prefix="diehl_cook_carry_") as scratch:
+            agree = check_carry(args.outputs, args.examples, args.gate_ms, Path(scratch))
+        sys.exit(0 if agree else 1)
     plastic = not args.no_plasticity
     overrides = brainsnn_overrides(args.examples, args.outputs, args.seed, plastic)
     rates = training_rates(args.protocol, overrides)
@@ -661,11 +729,15 @@ def main() -> None:
             if args.target == "cpp_standalone":
                 build = directory / "reference_build"
                 reference.append(
-                    run_standalone_reference(rates, args.outputs, args.seed, plastic, run, build)
+                    run_standalone_reference(
+                        rates, args.outputs, args.seed, plastic, run, build, args.gate_ms
+                    )
                 )
             else:
                 reference.append(
-                    run_reference(rates, args.outputs, args.seed, args.target, plastic, run)
+                    run_reference(
+                        rates, args.outputs, args.seed, args.target, plastic, run, args.gate_ms
+                    )
                 )
         if args.keep:
             (directory / "reference.json").write_text(json.dumps(reference))
