@@ -80,20 +80,20 @@ def test_encoding_in_blocks_equals_encoding_at_once(monkeypatch):
     rng = np.random.default_rng(3)
     images = rng.integers(0, 256, (50, 6, 6)).astype(np.uint8)
     rows = rng.permutation(50)[:37]
-    monkeypatch.setattr(readout_data, "ENCODE_BLOCK", 8)  # 5 blocks, the last one partial
+    monkeypatch.setattr(readout_data, "ENCODE_BLOCK", 8 * 36)  # 8 rows: 5 blocks, one partial
     encoded = encode_rows(images, rows, 255, partial(ttfs_encode, max_value=255))
     assert encoded.dtype == np.int16
     np.testing.assert_array_equal(encoded, quantise_times(ttfs_encode(images[rows], 255), 255))
     assert grid_dtype(32767) == np.int16 and grid_dtype(32768) == np.int32
 
 
-def test_prepared_splits_are_compact_and_chunks_wide():
-    """Stored splits take the compact type; the chunks handed to the engine are int64."""
+def test_prepared_splits_and_their_chunks_are_compact():
+    """Stored splits take the compact type, and so do the chunks handed to the engine."""
     from brainsnn.readout.training import chunks
 
     data = prepare_data(make_protocol(source="digits", test_fraction=0.2, validation_fraction=0.1))
     assert data.train.input_steps.dtype == np.int16
     parts = list(chunks(data.test, 100, data.time_steps, first=1))
-    assert all(part.input_steps.dtype == np.int64 for part in parts)
+    assert all(part.input_steps.dtype == np.int16 for part in parts)  # not widened
     assert len(parts) == -(-len(data.test) // 100) - 1  # chunk 0 skipped
     np.testing.assert_array_equal(parts[0].input_steps, data.test.input_steps[100:200])

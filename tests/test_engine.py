@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from brainsnn.engine.state import state_key
 from brainsnn.readout import reference
-from brainsnn.readout.backend import ChunkInput
+from brainsnn.readout.backend import ChunkInput, make_backend
+from brainsnn.readout.layout import ReadoutLayout
 from brainsnn.readout.reference import initial_weights
 
 pytestmark = pytest.mark.standalone
@@ -193,3 +196,58 @@ def test_errors_printed_by_the_binary_are_raised(tmp_path):
         check_binary_output(stdout)
     stdout.write_text("")
     check_binary_output(stdout)
+
+
+# Batched evaluation: lanes of one build, each a copy of the network, against one lane.
+LANES = 4  # the tiny layout's 12-sample chunks: 3 windows of 4 samples
+
+
+@pytest.fixture(scope="module")
+def lane_backends(tiny_layout, composed_default, build_root):
+    layout = replace(tiny_layout, lanes=LANES)
+    return {
+        "runtime": make_backend("runtime", layout, composed_default, build_root),
+        "cpp": make_backend("cpp", layout, composed_default, build_root),
+    }
+
+
+def _evaluate(backend, chunk, state):
+    result = backend.run_chunk(chunk, state, PARAMS, False, True)
+    return result, [result.prediction, result.winner, result.first_spike_time, result.potential]
+
+
+@pytest.mark.parametrize("device", ["runtime", "cpp"])
+def test_lanes_decide_and_record_exactly_as_one_lane(device, tiny_backends, lane_backends):
+    """Every record of every sample is the same, bit for bit, with padding in the last window."""
+    rng = np.random.default_rng(5)
+    layout = tiny_backends[device].layout
+    _, _, state = fresh_state(layout, rng)
+    full = random_chunk(layout, rng)
+    padded = ChunkInput(full.input_steps.copy(), full.labels.copy(), 10)
+    padded.input_steps[10:] = layout.n_input_steps  # as the trainer pads: silent, unlabelled
+    padded.labels[10:] = -1
+    for chunk in (full, padded):
+        _, one = _evaluate(tiny_backends[device], chunk, state)
+        lanes_result, many = _evaluate(lane_backends[device], chunk, state)
+        assert len(many[0]) == chunk.n_valid
+        for expected, got in zip(one, many, strict=True):
+            np.testing.assert_array_equal(got, expected)
+        for key, value in state.items():  # frozen weights come back as they went in
+            np.testing.assert_array_equal(lanes_result.state[key], value)
+    assert len(set(one[0])) > 1  # the samples are told apart: the check can fail
+
+
+def test_lanes_refuse_learning(tiny_backends, tiny_layout, composed_default, build_root):
+    backend = make_backend("runtime", replace(tiny_layout, lanes=2), composed_default, build_root)
+    rng = np.random.default_rng(1)
+    _, _, state = fresh_state(tiny_layout, rng)
+    with pytest.raises(ValueError, match="1 lane"):
+        backend.run_chunk(random_chunk(tiny_layout, rng), state, PARAMS, True, False)
+
+
+def test_lane_layouts_are_checked(tiny_layout: ReadoutLayout):
+    with pytest.raises(ValueError, match="multiple"):
+        replace(tiny_layout, lanes=5)
+    with pytest.raises(ValueError, match="traces"):
+        replace(tiny_layout, lanes=2, trace_variables=("v", "theta"))
+    assert replace(tiny_layout, lanes=3).windows == 4

@@ -219,3 +219,19 @@ def test_leaky_neuron_decays_only_during_the_input_window(build_root, tmp_path):
     decay[first >= steps] = 0.0
     expected = weights @ decay
     np.testing.assert_allclose(outcome.dataset.test_potential.values[0], expected, rtol=1e-9)
+
+
+def test_evaluation_lanes_change_nothing_but_the_build(build_root, tmp_path, tiny_runs):
+    """Validation and test passes in 7 lanes (chunks of 56 samples, so the 60 test samples end
+    in a chunk of padding) give the one-lane run's records exactly."""
+    overrides = [*TINY, "device.name=runtime", "recording.traces=null"]
+    lanes = run_protocol(
+        protocol(build_root, *overrides, "training.evaluation_lanes=7"),
+        out=str(tmp_path / "lanes"),
+        show_progress=False,
+    ).dataset
+    one = tiny_runs["runtime"].dataset
+    for name in ("train_accuracy", "validation_accuracy", "test_accuracy", "test_prediction"):
+        np.testing.assert_array_equal(lanes[name], one[name])
+    for name in ("test_first_spike_time", "test_potential", "weights"):
+        np.testing.assert_array_equal(lanes[name].values, one[name].values)

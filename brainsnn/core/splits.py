@@ -38,22 +38,33 @@ def kfold_split(labels: np.ndarray, folds: int | None, fold: int | None) -> tupl
     return parts[fold]
 
 
+def check_split(name: str, samples: np.ndarray, labels: np.ndarray) -> None:
+    """DataError, in one line, for a split no run can use: no samples, a label count that does
+    not match, negative or non-integer labels, or NaN/infinite values."""
+    if len(samples) == 0:
+        raise DataError(f"the {name} set holds no samples")
+    if len(labels) != len(samples):
+        raise DataError(f"the {name} set has {len(samples)} samples but {len(labels)} labels")
+    if labels.dtype.kind not in "iu" or labels.min() < 0:
+        raise DataError(f"the {name} labels must be integers from 0 (found {labels.min()})")
+    dense = isinstance(samples, np.ndarray)  # sparse samples are checked when made dense
+    if dense and samples.dtype.kind == "f" and not np.all(np.isfinite(samples)):
+        raise DataError(f"the {name} set holds NaN or infinite values")
+
+
+def check_same_shape(train_shape: tuple[int, ...], test_shape: tuple[int, ...]) -> None:
+    """DataError when training and test samples (shapes without the sample axis) differ."""
+    if tuple(train_shape) != tuple(test_shape):
+        raise DataError(
+            f"training samples have shape {tuple(train_shape)} but test samples {tuple(test_shape)}"
+        )
+
+
 def check_samples(
     train: np.ndarray, train_labels: np.ndarray, test: np.ndarray, test_labels: np.ndarray
 ) -> None:
     """DataError, in one line, for data no run can use: an empty split, negative or
     non-integer labels, train and test samples of different shapes, or NaN/infinite values."""
-    for name, samples, labels in (("training", train, train_labels), ("test", test, test_labels)):
-        if len(samples) == 0:
-            raise DataError(f"the {name} set holds no samples")
-        if len(labels) != len(samples):
-            raise DataError(f"the {name} set has {len(samples)} samples but {len(labels)} labels")
-        if labels.dtype.kind not in "iu" or labels.min() < 0:
-            raise DataError(f"the {name} labels must be integers from 0 (found {labels.min()})")
-        dense = isinstance(samples, np.ndarray)  # sparse samples are checked when made dense
-        if dense and samples.dtype.kind == "f" and not np.all(np.isfinite(samples)):
-            raise DataError(f"the {name} set holds NaN or infinite values")
-    if train.shape[1:] != test.shape[1:]:
-        raise DataError(
-            f"training samples have shape {train.shape[1:]} but test samples {test.shape[1:]}"
-        )
+    check_split("training", train, train_labels)
+    check_split("test", test, test_labels)
+    check_same_shape(train.shape[1:], test.shape[1:])

@@ -159,9 +159,17 @@ class SparseSpikeTimes:
         dense = np.ones((len(rows), self.shape[1]))
         for k, row in enumerate(rows):
             sample = self._samples[row]
+            if sample is None:
+                raise DataError(f"{self._source} sample {row} was released")
             where = f"{self._source} sample {row}"
             dense[k] = _dense_sample(sample, self.shape[1], self._max_time, where)
         return dense
+
+    def release(self, rows: np.ndarray) -> None:
+        """Forget these samples (they have been encoded): the file's memory shrinks as a split
+        is encoded, instead of the encoded split adding to all of it."""
+        for row in np.asarray(rows, dtype=np.int64).reshape(-1):
+            self._samples[row] = None
 
 
 def open_spiking_dataset(path: str | Path) -> tuple[SparseSpikeTimes, np.ndarray]:
@@ -174,7 +182,7 @@ def open_spiking_dataset(path: str | Path) -> tuple[SparseSpikeTimes, np.ndarray
     _check_dataset(dataset, str(path))
     n_features = int(dataset["shape"][1])
     max_time = float(dataset.get("max_time", MAX_TIME))
-    times = SparseSpikeTimes(dataset["data"], n_features, max_time, str(path))
+    times = SparseSpikeTimes(list(dataset.pop("data")), n_features, max_time, str(path))
     return times, np.asarray(dataset["labels"], dtype=np.int64)
 
 

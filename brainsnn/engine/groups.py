@@ -32,8 +32,11 @@ def set_chunk_start_values(groups: dict[str, b2.Group], composed: dict[str, Comp
             setattr(groups[role], name, expression)
 
 
-def link_layer_variables(target: b2.NeuronGroup, layer: b2.NeuronGroup, text: str) -> None:
-    """Link every ``layer_X : ... (linked)`` variable declared in ``text`` to the layer's X."""
+def link_layer_variables(
+    target: b2.NeuronGroup, layer: b2.NeuronGroup, text: str, index: np.ndarray | None = None
+) -> None:
+    """Link every ``layer_X : ... (linked)`` variable declared in ``text`` to the layer's X
+    (of the layer neuron ``index[k]`` for target neuron k; default: the first)."""
     for linked_name, layer_name in LINKED.findall(text):
         if layer_name not in layer.variables:
             raise ConfigError(
@@ -43,5 +46,9 @@ def link_layer_variables(target: b2.NeuronGroup, layer: b2.NeuronGroup, text: st
         setattr(
             target,
             linked_name,
-            b2.linked_var(layer, layer_name, index=np.zeros(len(target), dtype=np.int64)),
+            b2.linked_var(
+                layer,
+                layer_name,
+                index=np.zeros(len(target), dtype=np.int64) if index is None else index,
+            ),
         )

@@ -28,17 +28,23 @@ class ChunkSpikes(SpikeGeneratorGroup):
     """
 
     def __init__(self, size: int, capacity: int, clock: b2.Clock, name: str) -> None:
+        # Made with one spike, then grown to the capacity except for spike_time, which no
+        # template reads: a compiled run then neither loads nor writes it (with 4,608 inputs x
+        # 1,000 samples, 37 MB per chunk). spike_number indexes the others, so it is 0, 1, ...
         super().__init__(
             size,
-            np.zeros(capacity, dtype=np.int32),
-            np.zeros(capacity) * b2.second,
+            np.zeros(1, dtype=np.int32),
+            np.zeros(1) * b2.second,
             clock=clock,
             name=name,
             sorted=True,
         )
         self.add_attribute("capacity")
         self.capacity = capacity
-        for variable in ("neuron_index", "spike_time", "_timebins"):
+        for variable in ("spike_number", "neuron_index", "_timebins"):
+            self.variables[variable].resize(capacity)
+        self.variables["spike_number"].set_value(np.arange(capacity, dtype=np.int32))
+        for variable in ("neuron_index", "_timebins"):
             self.variables[variable].read_only = False
 
     def assignments(
@@ -46,15 +52,10 @@ class ChunkSpikes(SpikeGeneratorGroup):
     ) -> list[tuple[b2.Group, str, object]]:
         """(group, variable, value) that hand a chunk's spike list in (see chunk_spike_list).
 
-        Brian2 reads the time steps; the spike times (steps x dt, in seconds) go in too, for
-        code generators that read those instead (brian2cuda's template has done so).
+        Only the input indices and time steps go in: the spike generator templates of Brian2's
+        runtime, C++ standalone and brian2cuda read ``_timebins``, never ``spike_time``.
         """
-        times = np.where(steps == NEVER, np.inf, steps * float(self.clock.dt))
-        return [
-            (self, "neuron_index", indices),
-            (self, "_timebins", steps),
-            (self, "spike_time", times * b2.second),
-        ]
+        return [(self, "neuron_index", indices), (self, "_timebins", steps)]
 
     def before_run(self, run_namespace: dict | None = None) -> None:
         # Skip SpikeGeneratorGroup's Python preparation (time bins from spike_time): the time
@@ -70,16 +71,21 @@ def chunk_spike_list(
     ``steps`` (samples, inputs) holds each input's step within its sample (``silent`` or more:
     no spike); sample j starts at step j * steps_per_sample.
     """
-    steps = np.rint(np.asarray(steps)).astype(np.int64)
-    sample, neuron = np.nonzero(steps < silent)
-    when = sample * steps_per_sample + steps[sample, neuron]
-    order = np.lexsort((neuron, when))
-    if len(order) > capacity:
-        raise ValueError(f"{len(order)} input spikes do not fit a spike list of {capacity}")
+    steps = np.asarray(steps)
+    if steps.dtype.kind == "f":
+        steps = np.rint(steps)
+    # Each sample's inputs sorted by step (stable: by input within a step; a radix sort for
+    # 16-bit steps), rows in sample order: the flattened spikes are sorted by (time step, input).
+    small = np.minimum(steps, silent).astype(np.int16 if silent < 2**15 else np.int32)
+    order = np.argsort(small, axis=1, kind="stable")
+    ordered = np.take_along_axis(small, order, axis=1)
+    sample, position = np.nonzero(ordered < silent)
+    if len(sample) > capacity:
+        raise ValueError(f"{len(sample)} input spikes do not fit a spike list of {capacity}")
     indices = np.zeros(capacity, dtype=np.int32)
     bins = np.full(capacity, NEVER, dtype=np.int32)
-    indices[: len(order)] = neuron[order]
-    bins[: len(order)] = when[order]
+    indices[: len(sample)] = order[sample, position]
+    bins[: len(sample)] = sample * steps_per_sample + ordered[sample, position]
     return indices, bins
 
 

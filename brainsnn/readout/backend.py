@@ -53,6 +53,7 @@ class Backend:
         self.layout = layout
         self.composed = composed
         self.runner = runner
+        self._feedforward_order = layout.feedforward_order()
 
     @property
     def name(self) -> str:
@@ -63,32 +64,36 @@ class Backend:
         """(role, variable) of every persistent state variable."""
         return persistent_variables(self.composed)
 
+    def _records(
+        self, monitor: b2.EventMonitor, variable: str, n_valid: int, width: int
+    ) -> np.ndarray:
+        """(n_valid, width) per-sample records of a monitor whose group has ``width`` elements
+        per lane, in sample order (sample s: window s // lanes, lane s % lanes)."""
+        lanes = self.layout.lanes
+        windows = -(-n_valid // lanes)
+        table = per_sample(monitor, variable, self.layout.steps_per_sample, windows, lanes * width)
+        return table.reshape(-1, width)[:n_valid]
+
     def _read(
         self, net: ReadoutNetwork, chunk: ChunkInput, record_outputs: bool, traced: bool
     ) -> ChunkResult:
         layout = self.layout
         layer_records = net.monitors["layer"]
-        prediction = per_sample(
-            layer_records, "prediction", layout.steps_per_sample, chunk.n_valid, 1
-        )[:, 0]
+        prediction = self._records(layer_records, "prediction", chunk.n_valid, 1)[:, 0]
         winner = None
         if "winner" in layer_records.record_variables:
-            winner = per_sample(layer_records, "winner", layout.steps_per_sample, chunk.n_valid, 1)[
-                :, 0
-            ]
+            winner = self._records(layer_records, "winner", chunk.n_valid, 1)[:, 0]
         tspike = potential = None
         if record_outputs:
             mon = net.monitors["outputs"]
-            tspike = per_sample(
-                mon, "tspike", layout.steps_per_sample, chunk.n_valid, layout.n_outputs
-            )
-            potential = per_sample(
-                mon, "v", layout.steps_per_sample, chunk.n_valid, layout.n_outputs
-            )
-        state = {
-            state_key(role, name): np.array(getattr(net.groups[role], name)[:])
-            for role, name in self.state_variables()
-        }
+            tspike = self._records(mon, "tspike", chunk.n_valid, layout.n_outputs)
+            potential = self._records(mon, "v", chunk.n_valid, layout.n_outputs)
+        state = {}
+        for role, name in self.state_variables():  # the first lane's (all lanes' when frozen)
+            lane = np.array(getattr(net.groups[role], name)[:]).reshape(layout.lanes, -1)[0]
+            if role == "feedforward":
+                lane = lane[np.argsort(self._feedforward_order)]
+            state[state_key(role, name)] = lane
         trace = None
         if traced:
             variables = layout.trace_variables
@@ -119,26 +124,29 @@ class Backend:
         ``trace`` = (neurons, n_samples): record the layout's trace variables of these output
         neurons for the chunk's first n_samples samples (layouts with trace variables only).
         """
-        arrays = {net.input_steps: chunk.input_steps, net.sample_labels: chunk.labels}
+        layout = self.layout
+        input_steps = layout.by_window(chunk.input_steps)
+        arrays = {net.input_steps: input_steps, net.sample_labels: layout.by_window(chunk.labels)}
         if chunk.masks is not None:
-            arrays[net.sample_masks] = chunk.masks
+            arrays[net.sample_masks] = layout.by_window(chunk.masks)
         groups = net.groups
         values: list[tuple[b2.Group, str, object]] = [
             (groups[net.parameter_owner[name]], name, float(value))
             for name, value in parameters.items()
         ]
-        values += [
-            (groups[role], name, np.asarray(state[state_key(role, name)], dtype=np.float64))
-            for role, name in self.state_variables()
-        ]
+        for role, name in self.state_variables():
+            value = np.asarray(state[state_key(role, name)], dtype=np.float64)
+            if role == "feedforward":
+                value = value[self._feedforward_order]
+            values.append((groups[role], name, layout.per_lane(value)))
         values += [
             (groups[role], "learning", float(learning)) for role in NEURON_ROLES if role in groups
         ]
         if net.input_spikes is not None:
             indices, steps = chunk_spike_list(
-                chunk.input_steps,
-                self.layout.steps_per_sample,
-                self.layout.n_input_steps,
+                input_steps,
+                layout.steps_per_sample,
+                layout.n_input_steps,
                 net.input_spikes.capacity,
             )
             values += net.input_spikes.assignments(indices, steps)
@@ -159,6 +167,8 @@ class Backend:
         trace: tuple[list[int], int] | None = None,
     ) -> ChunkResult:
         """Simulate one chunk and return its records and the final state (see chunk_values)."""
+        if learning and self.layout.lanes > 1:
+            raise ValueError("learning carries weights from sample to sample: it needs 1 lane")
         net = self.runner.run(
             lambda net: self.chunk_values(
                 net, chunk, state, parameters, learning, record_outputs, trace

@@ -11,13 +11,16 @@ from typing import NamedTuple
 import numpy as np
 
 from brainsnn.core.errors import ConfigError, DataError
+from brainsnn.core.memory import return_freed_memory
 from brainsnn.core.splits import (
-    check_samples,
+    check_same_shape,
+    check_split,
     kfold_split,
     stratified_split,
     stratified_subset,
 )
 from brainsnn.data import (
+    SparseSpikeTimes,
     load_digits_dataset,
     load_idx_dataset,
     open_spiking_dataset,
@@ -66,13 +69,16 @@ def _validation_split(labels: np.ndarray, data: DataSection) -> tuple[np.ndarray
     return kfold_split(labels, data.folds, data.fold)
 
 
-class LoadedSamples(NamedTuple):
-    """A source's samples as stored, and how a block of them becomes spike times (units of T)."""
+Samples = np.ndarray | SparseSpikeTimes
+Opener = Callable[[], tuple[Samples, np.ndarray]]
 
-    train: np.ndarray
-    train_labels: np.ndarray
-    test: np.ndarray
-    test_labels: np.ndarray
+
+class SampleSource(NamedTuple):
+    """A source's samples as stored, opened one part at a time (only one large file is held
+    at once), and how a block of them becomes spike times (units of T)."""
+
+    open_train: Opener
+    open_test: Opener
     default_steps: int
     to_times: Callable[[np.ndarray], np.ndarray]
 
@@ -82,7 +88,7 @@ def spike_times_as_given(samples: np.ndarray) -> np.ndarray:
     return samples.reshape(len(samples), -1)
 
 
-def _load_samples(protocol: Protocol) -> LoadedSamples:
+def _sample_source(protocol: Protocol) -> SampleSource:
     """The protocol's samples: images are TTFS-encoded block by block later (``to_times``)."""
     data = protocol.data
     if data.source == "digits":
@@ -90,31 +96,49 @@ def _load_samples(protocol: Protocol) -> LoadedSamples:
         train, test = stratified_split(labels, data.test_fraction, data.split_seed)
         digits = IMAGE_MAX["digits"]
         encode = partial(ttfs_encode, max_value=digits)
-        return LoadedSamples(
-            images[train], labels[train], images[test], labels[test], digits, encode
+        return SampleSource(
+            lambda: (images[train], labels[train]),
+            lambda: (images[test], labels[test]),
+            digits,
+            encode,
         )
     if data.source == "idx":
         if not data.path:
             raise ConfigError("data.path: the directory of the IDX files is required for idx data")
         directory = Path(data.path).expanduser()
-        train_x, train_y = load_idx_dataset(directory, "train", hint=data.hint)
-        test_x, test_y = load_idx_dataset(directory, "test", hint=data.hint)
         encode = partial(ttfs_encode, max_value=IMAGE_MAX["idx"])
-        return LoadedSamples(train_x, train_y, test_x, test_y, IMAGE_MAX["idx"], encode)
+        return SampleSource(
+            partial(load_idx_dataset, directory, "train", hint=data.hint),
+            partial(load_idx_dataset, directory, "test", hint=data.hint),
+            IMAGE_MAX["idx"],
+            encode,
+        )
     if not data.train_file or not data.test_file:
         raise ConfigError("data.train_file and data.test_file are required for spikingdataset data")
-    try:
-        train_t, train_y = open_spiking_dataset(Path(data.train_file).expanduser())
-        test_t, test_y = open_spiking_dataset(Path(data.test_file).expanduser())
-    except DataError as exc:
-        raise DataError(f"{exc}; {data.hint}" if data.hint else str(exc)) from None
-    return LoadedSamples(
-        train_t, train_y, test_t, test_y, DEFAULT_FEATURE_STEPS, spike_times_as_given
+    for name in (data.train_file, data.test_file):  # both missing files fail before any work
+        if not Path(name).expanduser().is_file():
+            _open_features(name, data.hint)
+
+    return SampleSource(
+        partial(_open_features, data.train_file, data.hint),
+        partial(_open_features, data.test_file, data.hint),
+        DEFAULT_FEATURE_STEPS,
+        spike_times_as_given,
     )
 
 
-#: Samples quantised at a time: bounds the float64 temporaries of the encoding.
-ENCODE_BLOCK = 4096
+def _open_features(name: str, hint: str) -> tuple[SparseSpikeTimes, np.ndarray]:
+    try:
+        return open_spiking_dataset(Path(name).expanduser())
+    except DataError as exc:
+        raise DataError(f"{exc}; {hint}" if hint else str(exc)) from None
+
+
+#: Values (samples x features) quantised at a time: bounds the float64 temporaries of the
+#: encoding to a few tens of MB, whatever the sample width (4,608 STDP-CSNN features: 227 rows).
+ENCODE_BLOCK = 2**21
+#: Blocks of released samples between two hand-backs of freed memory (each walks the heap).
+TRIM_EVERY = 16
 
 
 def grid_dtype(steps: int) -> np.dtype:
@@ -127,49 +151,67 @@ def encode_rows(
     rows: np.ndarray,
     steps: int,
     to_times: Callable[[np.ndarray], np.ndarray] = spike_times_as_given,
+    release: bool = False,
 ) -> np.ndarray:
     """``quantise_times(to_times(samples[rows]), steps)``, block by block, stored as
     ``grid_dtype(steps)``.
 
     No full-size float copy or temporary is ever held: 60,000 Fashion-MNIST images take 94 MB
-    here, against 376 MB as int64 and more than 1 GB of float64 temporaries.
+    here, against 376 MB as int64 and more than 1 GB of float64 temporaries. With ``release``,
+    sparse feature-file samples are forgotten once encoded, and their memory handed back.
     """
     width = int(np.prod(samples.shape[1:]))
     encoded = np.empty((len(rows), width), dtype=grid_dtype(steps))
-    for start in range(0, len(rows), ENCODE_BLOCK):
-        block = rows[start : start + ENCODE_BLOCK]
+    block_rows = max(1, ENCODE_BLOCK // width)
+    for number, start in enumerate(range(0, len(rows), block_rows)):
+        block = rows[start : start + block_rows]
         encoded[start : start + len(block)] = quantise_times(to_times(samples[block]), steps)
+        if release and isinstance(samples, SparseSpikeTimes):
+            samples.release(block)
+            if number % TRIM_EVERY == TRIM_EVERY - 1:
+                return_freed_memory()
     return encoded
 
 
 def prepare_data(protocol: Protocol) -> PreparedData:
     """Load, split (stratified) and encode the protocol's data on the input time grid.
 
-    Input steps are stored compactly (``grid_dtype``); each chunk is widened to int64 when it
-    is simulated.
+    The training file is encoded and let go before the test file is read. Input steps are
+    stored compactly (``grid_dtype``).
     """
-    loaded = _load_samples(protocol)
-    train_samples, train_y = loaded.train, loaded.train_labels
-    test_samples, test_y = loaded.test, loaded.test_labels
-    check_samples(train_samples, train_y, test_samples, test_y)
+    source = _sample_source(protocol)
     data = protocol.data
-    train_rows = stratified_subset(train_y, data.train_subset, data.split_seed)
-    test_rows = stratified_subset(test_y, data.test_subset, data.split_seed)
-    fit, val = _validation_split(train_y[train_rows], data)
-    classes = np.unique(np.concatenate([train_y[train_rows], test_y[test_rows]]))
-    remap = np.searchsorted(classes, np.arange(classes.max() + 1))
-    steps = protocol.encoding.time_steps or loaded.default_steps
+    steps = protocol.encoding.time_steps or source.default_steps
 
-    def encode(samples: np.ndarray, rows: np.ndarray, labels: np.ndarray) -> Split:
+    def encode(samples: Samples, rows: np.ndarray) -> np.ndarray:
         if len(rows) == 0:
             raise DataError("a data split is empty: use more samples or a smaller fraction")
-        encoded = encode_rows(samples, rows, steps, loaded.to_times)
-        return Split(encoded, remap[labels[rows]].astype(np.int64))
+        return encode_rows(samples, rows, steps, source.to_times, release=True)
+
+    train_samples, train_y = source.open_train()
+    check_split("training", train_samples, train_y)
+    train_shape = train_samples.shape[1:]
+    train_rows = stratified_subset(train_y, data.train_subset, data.split_seed)
+    fit, val = _validation_split(train_y[train_rows], data)
+    fit_steps = encode(train_samples, train_rows[fit])
+    val_steps = encode(train_samples, train_rows[val])
+    del train_samples
+    test_samples, test_y = source.open_test()
+    check_split("test", test_samples, test_y)
+    check_same_shape(train_shape, test_samples.shape[1:])
+    test_rows = stratified_subset(test_y, data.test_subset, data.split_seed)
+    test_steps = encode(test_samples, test_rows)
+    del test_samples
+    classes = np.unique(np.concatenate([train_y[train_rows], test_y[test_rows]]))
+    remap = np.searchsorted(classes, np.arange(classes.max() + 1))
+
+    def labels(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return remap[values[rows]].astype(np.int64)
 
     return PreparedData(
-        encode(train_samples, train_rows[fit], train_y),
-        encode(train_samples, train_rows[val], train_y),
-        encode(test_samples, test_rows, test_y),
+        Split(fit_steps, labels(train_y, train_rows[fit])),
+        Split(val_steps, labels(train_y, train_rows[val])),
+        Split(test_steps, labels(test_y, test_rows)),
         len(classes),
         steps,
     )

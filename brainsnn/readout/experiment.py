@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,23 @@ def build_layout(experiment: Experiment, data: PreparedData) -> ReadoutLayout:
         model_texts=texts,
         trace_variables=traces.checked_variables(n_outputs) if traces else (),
     )
+
+
+def evaluation_layout(
+    protocol: Protocol, layout: ReadoutLayout, data: PreparedData
+) -> ReadoutLayout | None:
+    """The layout of the validation and test passes: ``training.evaluation_lanes`` lanes, or
+    None where the training build does them (one lane, or membrane traces requested)."""
+    lanes = protocol.training.evaluation_lanes
+    if lanes == 1:
+        return None
+    if layout.trace_variables:
+        log.info("membrane traces requested: evaluating one sample at a time (1 lane)")
+        return None
+    longest = max(len(data.validation), len(data.test))
+    lanes = min(lanes, longest)
+    samples = min(protocol.training.chunk_size, longest)
+    return replace(layout, lanes=lanes, chunk_size=lanes * -(-samples // lanes))
 
 
 def resolve_duration(protocol: Protocol) -> float:
@@ -152,6 +170,8 @@ def run_readout_protocol(
         protocol.device.name,
     )
     backend = _backend(protocol, layout, models)
+    lanes_layout = evaluation_layout(protocol, layout, data)
+    evaluation = None if lanes_layout is None else _backend(protocol, lanes_layout, models)
     if resume:
         progress = ReadoutProgress.load(checkpoint)
         log.info("resuming after epoch %d, chunk %d", progress.epoch, progress.chunk)
@@ -168,6 +188,7 @@ def run_readout_protocol(
         seed=protocol.seed,
         stop_below=protocol.training.stop_below,
         trace=_trace_request(protocol),
+        evaluation_backend=evaluation,
     )
     trainer.train(progress, checkpoint)
     if trainer.last_test is None:  # resumed a finished run: evaluate the final model once

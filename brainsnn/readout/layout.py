@@ -24,6 +24,11 @@ class ReadoutLayout:
 
     Times are in units of the sample duration T: the input window has ``n_input_steps`` steps of
     T/n_input_steps each, then one step per stage.
+
+    ``lanes`` independent copies of the network run side by side in one build: sample s of a
+    chunk goes to lane s % lanes in sample window s // lanes, so a chunk of ``chunk_size``
+    samples (a multiple of ``lanes``) takes ``chunk_size / lanes`` windows. Evaluation uses this
+    with every lane holding the same frozen weights.
     """
 
     n_inputs: int
@@ -35,6 +40,18 @@ class ReadoutLayout:
     sample_duration_s: float
     model_texts: tuple[tuple[str, str], ...]  # (model name, file text): a change means a rebuild
     trace_variables: tuple[str, ...] = ()  # output variables recorded every step when traced
+    lanes: int = 1  # copies of the network side by side, one sample each per window
+
+    def __post_init__(self) -> None:
+        if self.lanes < 1 or self.chunk_size % self.lanes:
+            raise ValueError(f"chunk_size {self.chunk_size} is not a multiple of lanes {self.lanes}")
+        if self.lanes > 1 and self.trace_variables:
+            raise ValueError("membrane traces are recorded with one lane only")
+
+    @property
+    def windows(self) -> int:
+        """Sample windows per chunk: chunk_size / lanes."""
+        return self.chunk_size // self.lanes
 
     @property
     def n_outputs(self) -> int:
@@ -70,3 +87,23 @@ class ReadoutLayout:
     def position_in_class(self) -> np.ndarray:
         """Index of each output neuron inside its class group, shape (N,)."""
         return np.arange(self.n_outputs) % self.neurons_per_class
+
+    def feedforward_order(self) -> np.ndarray:
+        """State index (output-major, j * n_inputs + i) of each feedforward synapse of a lane.
+
+        A lane's synapses are input-major (i * n_outputs + j): the synapses an input spike
+        reaches are adjacent in memory, while the state keeps the weight matrix's (N, D) order.
+        """
+        return np.arange(self.n_outputs * self.n_inputs).reshape(self.n_outputs, -1).T.ravel()
+
+    def lane_of(self, size: int) -> np.ndarray:
+        """Lane of each element of a group of ``size`` = lanes x (size of one lane)."""
+        return np.repeat(np.arange(self.lanes), size // self.lanes)
+
+    def per_lane(self, values: np.ndarray) -> np.ndarray:
+        """One lane's values repeated for every lane (the lanes' groups are lane after lane)."""
+        return np.tile(np.asarray(values), self.lanes)
+
+    def by_window(self, per_sample: np.ndarray) -> np.ndarray:
+        """A chunk's (chunk_size, ...) per-sample table as (windows, lanes x ...) rows."""
+        return np.asarray(per_sample).reshape(self.windows, -1)

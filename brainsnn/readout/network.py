@@ -40,9 +40,10 @@ pos_in_class : integer (constant)
 label : integer
 is_target = int(class_id == label and pos_in_class >= n_nontarget) : integer
 record_outputs : 1 (shared)
+lane : integer (constant)
 """
-LAYER_EQUATIONS = "label : integer\n"
-LOAD_LABEL = "label = int(floor(sample_labels(sample_index * sample_window) + 0.5))"
+LAYER_EQUATIONS = "label : integer\nlane : integer (constant)\n"
+LOAD_LABEL = "label = int(floor(sample_labels(sample_index * sample_window, lane) + 0.5))"
 #: Scheduling order inside the 'start' slot: detect events, then run layer code, then neuron code.
 ORDER = {"detect": 0, "layer": 1, "inputs": 2, "outputs": 2}
 #: Recorded per-sample variables: (group, variable); 'winner' where the decision model has one.
@@ -113,7 +114,7 @@ def _neuron_group(
         kwargs["threshold"] = group.threshold
         kwargs["reset"] = "\n".join(group.reset)
     neurons = b2.NeuronGroup(
-        size,
+        size * layout.lanes,
         _equations(role, group, bool(layout.trace_variables)),
         events=events,
         clock=clock,
@@ -155,21 +156,34 @@ def _synapses(
         on_pre=on_pre or None,
         on_post=on_post or None,
         on_event=on_event,
+        delay=dict.fromkeys(on_event, 0 * b2.second),  # scalar: no per-synapse delay arrays
         clock=clock,
         name=role,
         method=group.method,
     )
 
 
+def _connect_lanes(
+    synapses: b2.Synapses, layout: ReadoutLayout, pre: np.ndarray, post: np.ndarray, sizes: tuple
+) -> None:
+    """Connect one lane's (pre, post) pairs inside every lane; ``sizes`` = one lane's group sizes,
+    so a lane's synapses are contiguous and in the same order as in a one-lane network."""
+    lane = layout.lane_of(len(pre) * layout.lanes)
+    synapses.connect(
+        i=layout.per_lane(pre) + lane * sizes[0], j=layout.per_lane(post) + lane * sizes[1]
+    )
+
+
 def _connect(layout: ReadoutLayout, groups: dict[str, b2.Group]) -> None:
     n_in, n_out = layout.n_inputs, layout.n_outputs
-    groups["feedforward"].connect(
-        i=np.tile(np.arange(n_in), n_out), j=np.repeat(np.arange(n_out), n_in)
-    )
+    order = layout.feedforward_order()  # input-major synapses of output-major state
+    pairs = order % n_in, order // n_in
+    _connect_lanes(groups["feedforward"], layout, *pairs, (n_in, n_out))
     pre, post = np.meshgrid(np.arange(n_out), np.arange(n_out), indexing="ij")
     distinct = pre != post
-    groups["lateral"].connect(i=pre[distinct], j=post[distinct])
-    groups["report_link"].connect(i=np.arange(n_out), j=np.zeros(n_out, dtype=int))
+    _connect_lanes(groups["lateral"], layout, pre[distinct], post[distinct], (n_out, n_out))
+    pairs = np.arange(n_out), np.zeros(n_out, dtype=int)
+    _connect_lanes(groups["report_link"], layout, *pairs, (n_out, 1))
 
 
 def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> ReadoutNetwork:
@@ -178,12 +192,13 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
     steps = layout.steps_per_sample
     clock = b2.Clock(dt=layout.sample_duration_s / layout.n_input_steps * b2.second, name="clock")
     window = steps * clock.dt
+    lanes, windows = layout.lanes, layout.windows
     input_steps = b2.TimedArray(
-        np.zeros((layout.chunk_size, layout.n_inputs)), dt=window, name="input_steps"
+        np.zeros((windows, lanes * layout.n_inputs)), dt=window, name="input_steps"
     )
-    sample_labels = b2.TimedArray(np.zeros(layout.chunk_size), dt=window, name="sample_labels")
+    sample_labels = b2.TimedArray(np.zeros((windows, lanes)), dt=window, name="sample_labels")
     sample_masks = b2.TimedArray(
-        np.zeros((layout.chunk_size, layout.n_outputs)), dt=window, name="sample_masks"
+        np.zeros((windows, lanes * layout.n_outputs)), dt=window, name="sample_masks"
     )
     pathway_stages = {
         stage
@@ -203,7 +218,7 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
     spike_source = groups["inputs"]
     if composed["inputs"].spike_steps == "input_steps":  # at most one spike per input and sample
         capacity = layout.chunk_size * layout.n_inputs
-        input_spikes = ChunkSpikes(layout.n_inputs, capacity, clock, "input_spikes")
+        input_spikes = ChunkSpikes(lanes * layout.n_inputs, capacity, clock, "input_spikes")
         spike_source = input_spikes
     groups["feedforward"] = _synapses(
         "feedforward", spike_source, groups["outputs"], composed["feedforward"], clock
@@ -220,10 +235,15 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
     set_chunk_start_values(groups, composed)
     check_assignments(composed, groups)  # a misspelt variable would do nothing
     outputs = groups["outputs"]
-    outputs.idx = "i"
-    outputs.class_id = layout.class_of_neuron()
-    outputs.pos_in_class = layout.position_in_class()
-    link_layer_variables(outputs, groups["layer"], "\n".join(composed["outputs"].equations))
+    outputs.idx = layout.per_lane(np.arange(layout.n_outputs))
+    outputs.class_id = layout.per_lane(layout.class_of_neuron())
+    outputs.pos_in_class = layout.per_lane(layout.position_in_class())
+    output_lane = layout.lane_of(len(outputs))
+    outputs.lane = output_lane
+    groups["layer"].lane = np.arange(lanes)
+    link_layer_variables(
+        outputs, groups["layer"], "\n".join(composed["outputs"].equations), output_lane
+    )
     monitors = {
         "layer": b2.EventMonitor(
             groups["layer"],
@@ -263,7 +283,7 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
         sample_masks=sample_masks,
         monitors=monitors,
         namespace=namespace,
-        duration=layout.chunk_size * window,
+        duration=windows * window,
         parameter_owner={
             name: role for role, group in composed.items() for name in group.parameters
         },

@@ -132,6 +132,16 @@ class TrainingSection(Section):
         "at the larger of the training and test set sizes); a checkpoint is "
         "written after each training chunk",
     )
+    evaluation_lanes: int = Field(
+        1,
+        ge=1,
+        le=4096,
+        description="validation and test samples simulated side by side, each in its own copy "
+        "of the network holding the same frozen weights (a second build); decisions and "
+        "records equal those of one sample after another. On CPUs 1 to 16 lanes measured "
+        "the same speed, so 1 (the training build) is the default; meant for GPUs, where a "
+        "time step costs about the same for one sample as for many. Membrane traces use 1",
+    )
     stop_below: float | None = Field(
         None,
         description="abort rule for grid searches (SpikeNN's gridsearch_stop_acc): from epoch 3 "

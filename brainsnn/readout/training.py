@@ -102,14 +102,15 @@ def chunks(
     split: Split, chunk_size: int, padding_steps: int, first: int = 0
 ) -> Iterator[ChunkInput]:
     """Cut a split into fixed-size chunks, from chunk ``first`` on, one at a time (input steps
-    widened to int64); the last is padded with silent, unlabelled samples."""
+    in the split's own integer type); the last is padded with silent, unlabelled samples."""
     for start in range(first * chunk_size, len(split), chunk_size):
-        steps = split.input_steps[start : start + chunk_size].astype(np.int64)
+        steps = split.input_steps[start : start + chunk_size]
         labels = split.labels[start : start + chunk_size]
         n_valid = len(labels)
         if n_valid < chunk_size:
             pad = chunk_size - n_valid
-            steps = np.vstack([steps, np.full((pad, steps.shape[1]), padding_steps)])
+            silent = np.full((pad, steps.shape[1]), padding_steps, dtype=steps.dtype)
+            steps = np.vstack([steps, silent])
             labels = np.concatenate([labels, np.full(pad, -1)])
         yield ChunkInput(steps, labels, n_valid)
 
@@ -129,8 +130,11 @@ class ReadoutTrainer:
         seed: int = 0,
         stop_below: float | None = None,
         trace: tuple[list[int], int] | None = None,
+        evaluation_backend: Backend | None = None,
     ) -> None:
         self.backend = backend
+        #: validation and test passes (learning off): a build with many lanes, or ``backend``
+        self.evaluation_backend = evaluation_backend or backend
         self.data = data
         self.chunk_size = chunk_size
         self.max_epochs = max_epochs
@@ -161,17 +165,19 @@ class ReadoutTrainer:
         ``trace`` = (neurons, samples): membrane traces over the split's first samples.
         """
         results = []
-        parts = chunks(split, self.chunk_size, self.data.time_steps, first_chunk)
-        done = min(first_chunk * self.chunk_size, len(split))
+        backend = self.backend if learning else self.evaluation_backend
+        chunk_size = backend.layout.chunk_size
+        parts = chunks(split, chunk_size, self.data.time_steps, first_chunk)
+        done = min(first_chunk * chunk_size, len(split))
         with progress_bar(len(split), label, self.show_progress, done) as bar:
             for number, chunk in enumerate(parts, start=first_chunk):
                 if learning and self.mask_parameter:
                     probability = progress.parameters[self.mask_parameter]
-                    shape = (self.chunk_size, self.backend.layout.n_outputs)
+                    shape = (chunk_size, backend.layout.n_outputs)
                     chunk.masks = sample_masks(
                         self.seed, progress.epoch, number, shape, probability
                     )
-                result = self.backend.run_chunk(
+                result = backend.run_chunk(
                     chunk,
                     progress.state,
                     progress.parameters,
