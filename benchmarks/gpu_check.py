@@ -13,7 +13,10 @@ Meant for a GPU machine (one H200, 16 cores) in at most 8 minutes, normally star
    thresholds and membranes within 1e-6;
 2. batched k-fold timings (``brainsnn kfold --batch B``, B = 10, 100, 1000) on cpp and cuda, if
    ``brainsnn kfold`` has ``--batch`` (issue 14 item 1), else one skip line per B;
-3. Diehl & Cook timings, N_e = 400 and 1600, on cpp and cuda: training examples/s from
+3. batched evaluation timings (``training.evaluation_lanes`` = 1 and 64) on cpp and cuda: one
+   epoch of ``protocols/ncg_digits.yaml`` on 200 training digits; validation + test samples/s
+   (the epoch's wall time less its training time, from results.nc; compilation excluded);
+4. Diehl & Cook timings, N_e = 400 and 1600, on cpp and cuda: training examples/s from
    results.nc (compilation excluded), on Fashion-MNIST (``protocols/diehl_cook_fmnist.yaml``)
    where its Debian files are installed, else on digits (``protocols/diehl_cook_digits.yaml``).
 
@@ -57,6 +60,7 @@ FMNIST_FILES = Path("/usr/share/datasets/fashion-mnist")
 TOLERANCE = 1e-6  # weights, thresholds and membranes, cpp / cuda against runtime
 KFOLD_BATCHES = (10, 100, 1000)
 DC_OUTPUTS = (400, 1600)
+EVALUATION_LANES = (1, 64)
 NO_BATCH = "brainsnn kfold has no --batch yet (issue 14 item 1)"
 NO_CUDA = "no CUDA here"
 
@@ -76,6 +80,8 @@ UNSUPERVISED_TINY = [
     "recording.traces=null",
 ]
 KFOLD_TINY = ["training.max_epochs=1", "training.patience=0", "data.train_subset=200"]
+LANES_TINY = [*KFOLD_TINY, "recording.traces=null"]
+LANES_VALIDATION_SAMPLES = 20  # validation_fraction 0.1 of the 200 training digits
 
 #: results compared exactly (decisions, spikes) or within TOLERANCE (weights), by name
 CRITERIA = {
@@ -434,15 +440,15 @@ def time_devices(
             part.details[device] = {"status": "failed", "reason": str(error)}
             continue
         part.details[device] = {"status": "done", **found}
-        rate = found.get("train_samples_per_second")
-        text = f"{rate:.3g} training examples/s, " if rate else ""
+        rate, what = _rate(found)
+        text = f"{found[rate]:.3g} {what}/s, " if rate else ""
         print(f"    {device}: {text}{found['wall_s']:.1f} s wall (build included)", flush=True)
     failed = [d for d, found in part.details.items() if found["status"] == "failed"]
     done = {d: found for d, found in part.details.items() if found["status"] == "done"}
     if {"cpp", "cuda"} <= done.keys():  # cuda's throughput over cpp's: > 1 where cuda is faster
         cpp, cuda = done["cpp"], done["cuda"]
-        rate = "train_samples_per_second"
-        ratio = cuda[rate] / cpp[rate] if rate in cpp else cpp["wall_s"] / cuda["wall_s"]
+        rate, _ = _rate(cpp)
+        ratio = cuda[rate] / cpp[rate] if rate else cpp["wall_s"] / cuda["wall_s"]
         part.details["cuda_over_cpp"] = ratio
     if failed:
         raise CheckError("; ".join(f"{d}: {part.details[d]['reason']}" for d in failed))
@@ -489,6 +495,36 @@ def kfold_timer(out: Path, scratch: Path, clock: Clock, batch: int) -> Callable[
     return measure
 
 
+def _rate(found: dict) -> tuple[str | None, str]:
+    """The throughput a timing reports (its key and what it counts), or (None, '')."""
+    for key, what in (
+        ("train_samples_per_second", "training examples"),
+        ("evaluation_samples_per_second", "evaluation samples"),
+    ):
+        if key in found:
+            return key, what
+    return None, ""
+
+
+def lanes_timer(out: Path, scratch: Path, clock: Clock, lanes: int) -> Callable[[str], dict]:
+    """Validation + test samples/s of one readout epoch with ``lanes`` evaluation lanes: the
+    epoch's wall time less its training time (training samples = the epoch's wins)."""
+
+    def measure(device: str) -> dict:
+        directory = scratch / f"evaluation-lanes-{lanes}" / device
+        log = out / "logs" / f"evaluation-lanes-{lanes}-{device}.log"
+        overrides = [*LANES_TINY, f"training.evaluation_lanes={lanes}"]
+        wall = brainsnn_run("ncg_digits.yaml", overrides, device, directory, log, clock.timeout())
+        results = load_results(directory / "results.nc")
+        trained = float(np.sum(results["train_wins"][0]))
+        training_s = trained / float(results["train_samples_per_second"][0])
+        evaluation_s = float(results["epoch_wall_time"][0]) - training_s
+        evaluated = len(results["test_label"]) + LANES_VALIDATION_SAMPLES
+        return {"evaluation_samples_per_second": evaluated / evaluation_s, "wall_s": wall}
+
+    return measure
+
+
 def diehl_cook_timer(
     out: Path, scratch: Path, clock: Clock, protocol: str, examples: int, outputs: int
 ) -> Callable[[str], dict]:
@@ -531,6 +567,10 @@ def check(out: Path, scratch: Path, clock: Clock, jobs: int, examples: int) -> d
         part = Part(f"kfold-batch-{batch}", "timing")
         body = partial(time_devices, part, two, clock, kfold_timer(out, scratch, clock, batch))
         planned.append((part, body if batched else NO_BATCH, "done"))
+    for lanes in EVALUATION_LANES:
+        part = Part(f"evaluation-lanes-{lanes}", "timing")
+        timer = lanes_timer(out, scratch, clock, lanes)
+        planned.append((part, partial(time_devices, part, two, clock, timer), "done"))
     for outputs in DC_OUTPUTS:
         part = Part(f"diehl-cook-{outputs}", "timing")
         timer = diehl_cook_timer(out, scratch, clock, protocol, examples, outputs)
@@ -607,6 +647,8 @@ def markdown(summary: dict) -> str:
         "",
         "cuda/cpp: cuda's throughput over cpp's (> 1 where cuda is faster). Batched k-fold: "
         "`brainsnn kfold protocols/ncg_digits.yaml --k 10 --batch B`, wall time with builds. "
+        "Evaluation lanes: one epoch of protocols/ncg_digits.yaml on 200 training digits with "
+        "`training.evaluation_lanes` = L, validation + test samples/s. "
         f"Diehl & Cook: {dc['protocol']} ({dc['why']}), {dc['train_examples']} training "
         "examples in one chunk, training examples/s from results.nc (compilation excluded).",
         "",
@@ -618,8 +660,11 @@ def markdown(summary: dict) -> str:
         for device in ("cpp", "cuda"):
             found = part["details"].get(device, {})
             if found.get("status") == "done":
-                value = found.get("train_samples_per_second")
-                cells.append(f"{value:.2f} ex/s" if value else f"{found['wall_s']:.1f} s wall")
+                rate, _ = _rate(found)
+                unit = "ex/s" if rate == "train_samples_per_second" else "samples/s"
+                cells.append(
+                    f"{found[rate]:.2f} {unit}" if rate else f"{found['wall_s']:.1f} s wall"
+                )
             else:
                 cells.append(short(found))
         ratio = part["details"].get("cuda_over_cpp")

@@ -181,6 +181,7 @@ def prepare_data(protocol: Protocol) -> PreparedData:
     """
     source = _sample_source(protocol)
     data = protocol.data
+    train_samples, train_y = source.open_train()  # missing data fails before anything else
     steps = protocol.encoding.time_steps or source.default_steps
 
     def encode(samples: Samples, rows: np.ndarray) -> np.ndarray:
@@ -188,7 +189,6 @@ def prepare_data(protocol: Protocol) -> PreparedData:
             raise DataError("a data split is empty: use more samples or a smaller fraction")
         return encode_rows(samples, rows, steps, source.to_times, release=True)
 
-    train_samples, train_y = source.open_train()
     check_split("training", train_samples, train_y)
     train_shape = train_samples.shape[1:]
     train_rows = stratified_subset(train_y, data.train_subset, data.split_seed)

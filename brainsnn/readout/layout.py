@@ -44,7 +44,7 @@ class ReadoutLayout:
 
     def __post_init__(self) -> None:
         if self.lanes < 1 or self.chunk_size % self.lanes:
-            raise ValueError(f"chunk_size {self.chunk_size} is not a multiple of lanes {self.lanes}")
+            raise ValueError(f"chunk_size {self.chunk_size} not a multiple of lanes={self.lanes}")
         if self.lanes > 1 and self.trace_variables:
             raise ValueError("membrane traces are recorded with one lane only")
 
