@@ -15,7 +15,8 @@ Meant for a GPU machine (one H200, 16 cores) in at most 8 minutes, normally star
    ``brainsnn kfold`` has ``--batch`` (issue 14 item 1), else one skip line per B;
 3. batched evaluation timings (``training.evaluation_lanes`` = 1 and 64) on cpp and cuda: one
    epoch of ``protocols/ncg_digits.yaml`` on 200 training digits; validation + test samples/s
-   (the epoch's wall time less its training time, from results.nc; compilation excluded);
+   (the epoch's wall time less its training time, from results.nc; compilation excluded, the
+   switches between the training and the evaluation build included: about 0.5 s each on cpp);
 4. Diehl & Cook timings, N_e = 400 and 1600, on cpp and cuda: training examples/s from
    results.nc (compilation excluded), on Fashion-MNIST (``protocols/diehl_cook_fmnist.yaml``)
    where its Debian files are installed, else on digits (``protocols/diehl_cook_digits.yaml``).
