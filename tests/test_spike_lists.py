@@ -44,3 +44,17 @@ def test_only_inputs_take_spike_steps():
                 "outputs": {"spike_steps": "input_steps"},
             }
         )
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.int32, np.int64, np.float64])
+def test_spike_list_equals_a_sort_of_every_spike(dtype):
+    """Against a plain lexsort of (time step, input), with ties and steps beyond silent."""
+    rng = np.random.default_rng(4)
+    steps = rng.integers(0, 12, (40, 30))  # silent = 9: 9, 10 and 11 do not spike
+    sample, neuron = np.nonzero(steps < 9)
+    when = sample * 15 + steps[sample, neuron]
+    order = np.lexsort((neuron, when))
+    indices, bins = chunk_spike_list(steps.astype(dtype), 15, 9, capacity=len(order) + 5)
+    np.testing.assert_array_equal(indices[: len(order)], neuron[order])
+    np.testing.assert_array_equal(bins[: len(order)], when[order])
+    assert (bins[len(order) :] == NEVER).all() and (indices[len(order) :] == 0).all()

@@ -30,6 +30,7 @@ from brian2.utils.filelock import FileLock
 from brainsnn.core.errors import BrainsnnError, ConfigError
 from brainsnn.devices.profiling import add_chunk_profile, profiling_enabled, read_standalone_profile
 from brainsnn.devices.registry import get_device, require_device
+from brainsnn.devices.run_arg_files import numbered_run_arg_files
 
 
 class BuiltNetwork(Protocol):
@@ -193,12 +194,13 @@ class StandaloneRunner(DeviceRunner):
         self.device.project_dir = str(self.run_dir)  # run_args files go to the private copy
         stdout = self.run_dir / "results" / "stdout.txt"
         try:
-            self.device.run(
-                directory=str(self.run_dir),
-                results_directory="results",
-                run_args=run_args,
-                with_output=False,
-            )
+            with numbered_run_arg_files():  # private run directory, files deleted after the run
+                self.device.run(
+                    directory=str(self.run_dir),
+                    results_directory="results",
+                    run_args=run_args,
+                    with_output=False,
+                )
         except RuntimeError as exc:  # the binary died or exited non-zero
             raise BrainsnnError(
                 f"the compiled simulation in {self.run_dir} failed: {first_line(exc)}"

@@ -76,16 +76,21 @@ def chunk_spike_list(
         steps = np.rint(steps)
     # Each sample's inputs sorted by step (stable: by input within a step; a radix sort for
     # 16-bit steps), rows in sample order: the flattened spikes are sorted by (time step, input).
-    small = np.minimum(steps, silent).astype(np.int16 if silent < 2**15 else np.int32)
+    small_type = np.int16 if silent < 2**15 else np.int32
+    small = steps if steps.dtype == small_type else np.minimum(steps, silent).astype(small_type)
     order = np.argsort(small, axis=1, kind="stable")
     ordered = np.take_along_axis(small, order, axis=1)
-    sample, position = np.nonzero(ordered < silent)
-    if len(sample) > capacity:
-        raise ValueError(f"{len(sample)} input spikes do not fit a spike list of {capacity}")
+    spiking = ordered < silent  # a prefix of every row
+    per_sample = spiking.sum(axis=1)
+    count = int(per_sample.sum())
+    if count > capacity:
+        raise ValueError(f"{count} input spikes do not fit a spike list of {capacity}")
     indices = np.zeros(capacity, dtype=np.int32)
     bins = np.full(capacity, NEVER, dtype=np.int32)
-    indices[: len(sample)] = order[sample, position]
-    bins[: len(sample)] = sample * steps_per_sample + ordered[sample, position]
+    indices[:count] = order[spiking]
+    bins[:count] = ordered[spiking]
+    starts = np.arange(len(steps), dtype=np.int64) * steps_per_sample
+    bins[:count] += np.repeat(starts, per_sample).astype(np.int32)
     return indices, bins
 
 
