@@ -21,6 +21,7 @@ def _cases(count: int):
         yield labels, fraction, int(rng.integers(0, 1000)), int(rng.integers(2, 11))
 
 
+@pytest.mark.filterwarnings("ignore:The least populated class")  # scikit-learn's; brainsnn logs
 @pytest.mark.parametrize(("labels", "fraction", "seed", "folds"), list(_cases(60)))
 def test_splits_equal_scikit_learns(labels, fraction, seed, folds):
     zeros = np.zeros(len(labels))
@@ -50,3 +51,10 @@ def test_a_full_size_split_equals_scikit_learns():
     expected = next(splitter.split(np.zeros(len(labels)), labels))
     for got, want in zip(stratified_split(labels, 0.1, 0), expected, strict=True):
         np.testing.assert_array_equal(got, np.sort(want))
+
+
+def test_folds_larger_than_a_class_are_logged(caplog):
+    labels = np.array([0] * 3 + [1] * 20)
+    with caplog.at_level("WARNING", logger="brainsnn"):
+        kfold_split(labels, 4, 0)
+    assert "only 3 members, fewer than the 4 folds" in caplog.text

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
 
 from brainsnn.core.errors import ConfigError, DataError
+
+log = logging.getLogger("brainsnn")
 
 
 def _approximate_mode(counts: np.ndarray, draws: int, rng: np.random.RandomState) -> np.ndarray:
@@ -86,6 +89,12 @@ def _test_folds(labels: np.ndarray, folds: int) -> np.ndarray:
     counts = np.bincount(encoded)
     if np.all(folds > counts):
         raise ValueError(f"{folds} folds exceed the members of every class")
+    if folds > counts.min():
+        log.warning(
+            "the least populated class has only %d members, fewer than the %d folds",
+            counts.min(),
+            folds,
+        )
     ordered = np.sort(encoded)
     allocation = np.asarray(
         [np.bincount(ordered[k::folds], minlength=len(first)) for k in range(folds)]
