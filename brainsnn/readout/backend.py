@@ -53,7 +53,8 @@ class Backend:
         self.layout = layout
         self.composed = composed
         self.runner = runner
-        self._feedforward_order = layout.feedforward_order()
+        self._feedforward_order = layout.feedforward_order()  # state order -> synapse order
+        self._feedforward_state_order = np.argsort(self._feedforward_order)  # and back
 
     @property
     def name(self) -> str:
@@ -92,7 +93,7 @@ class Backend:
         for role, name in self.state_variables():  # the first lane's (all lanes' when frozen)
             lane = np.array(getattr(net.groups[role], name)[:]).reshape(layout.lanes, -1)[0]
             if role == "feedforward":
-                lane = lane[np.argsort(self._feedforward_order)]
+                lane = lane[self._feedforward_state_order]
             state[state_key(role, name)] = lane
         trace = None
         if traced:
