@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -44,8 +43,8 @@ def main() -> None:
     print(f"{protocol.name}: {len(data.test)} test samples on {protocol.device.name}")
     first = None
     for lanes in (int(text) for text in args.lanes.split(",")):
-        chunk = lanes * -(-layout.chunk_size // lanes)
-        lane_layout = replace(layout, lanes=lanes, chunk_size=chunk, trace_variables=())
+        lane_layout = layout.with_lanes(lanes)
+        chunk = lane_layout.chunk_size
         backend = make_backend(protocol.device.name, lane_layout, composed, root)
         trainer = ReadoutTrainer(backend, data, chunk, 1, 0, show_progress=False)
         trainer.present(data.test, progress, False, False, "warm-up")

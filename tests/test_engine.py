@@ -251,3 +251,4 @@ def test_lane_layouts_are_checked(tiny_layout: ReadoutLayout):
     with pytest.raises(ValueError, match="traces"):
         replace(tiny_layout, lanes=2, trace_variables=("v", "theta"))
     assert replace(tiny_layout, lanes=3).windows == 4
+    assert tiny_layout.with_lanes(5).chunk_size == 15  # rounded up to whole windows

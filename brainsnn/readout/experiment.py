@@ -69,9 +69,8 @@ def evaluation_layout(
         log.info("membrane traces requested: evaluating one sample at a time (1 lane)")
         return None
     longest = max(len(data.validation), len(data.test))
-    lanes = min(lanes, longest)
     samples = min(protocol.training.chunk_size, longest)
-    return replace(layout, lanes=lanes, chunk_size=lanes * -(-samples // lanes))
+    return replace(layout, chunk_size=samples).with_lanes(min(lanes, longest))
 
 
 def resolve_duration(protocol: Protocol) -> float:

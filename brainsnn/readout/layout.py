@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -47,6 +47,12 @@ class ReadoutLayout:
             raise ValueError(f"chunk_size {self.chunk_size} not a multiple of lanes={self.lanes}")
         if self.lanes > 1 and self.trace_variables:
             raise ValueError("membrane traces are recorded with one lane only")
+
+    def with_lanes(self, lanes: int) -> ReadoutLayout:
+        """This layout with ``lanes`` lanes, its chunk rounded up to a multiple of them (traces
+        are recorded with one lane only, so none)."""
+        chunk_size = lanes * -(-self.chunk_size // lanes)
+        return replace(self, lanes=lanes, chunk_size=chunk_size, trace_variables=())
 
     @property
     def windows(self) -> int:
