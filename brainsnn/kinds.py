@@ -1,7 +1,8 @@
 """The protocol-kind registry: one line per kind.
 
 A kind is a sibling package (``brainsnn/readout``, ``brainsnn/unsupervised``,
-``brainsnn/gradient``) whose ``kind.py`` defines ``KIND``, a :class:`brainsnn.core.experiment.Kind`.
+``brainsnn/gradient``, ``brainsnn/features``) whose ``kind.py`` defines ``KIND``, a
+:class:`brainsnn.core.experiment.Kind`.
 The CLI, the sweeps, the schema documentation and the figures iterate over this registry; no
 other module names a kind. Kinds are imported on first use, so a readout run never loads JAX.
 """
@@ -17,6 +18,7 @@ KIND_MODULES: dict[str, str] = {
     "readout": "brainsnn.readout.kind",
     "unsupervised": "brainsnn.unsupervised.kind",
     "gradient": "brainsnn.gradient.kind",
+    "features": "brainsnn.features.kind",
 }
 DEFAULT_KIND = "readout"
 

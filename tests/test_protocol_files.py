@@ -32,12 +32,15 @@ def _kind(path: Path) -> str | None:
 
 
 ALL_PROTOCOLS = sorted((ROOT / "protocols").glob("**/*.yaml"))
-#: Readout and unsupervised protocols (Brian2 model lists); gradient ones are tested below.
-PROTOCOLS = [path for path in ALL_PROTOCOLS if _kind(path) != "gradient"]
+#: Readout and unsupervised protocols (Brian2 model lists); gradient and features ones are
+#: tested below.
+PROTOCOLS = [path for path in ALL_PROTOCOLS if _kind(path) not in ("gradient", "features")]
 GRADIENT_PROTOCOLS = [path for path in ALL_PROTOCOLS if _kind(path) == "gradient"]
+FEATURES_PROTOCOLS = [path for path in ALL_PROTOCOLS if _kind(path) == "features"]
 ALL_MODELS = sorted(MODEL_DIR.rglob("*.yaml"))
-MODELS = [path for path in ALL_MODELS if _kind(path) != "gradient_neuron"]
+MODELS = [path for path in ALL_MODELS if _kind(path) not in ("gradient_neuron", "csnn")]
 GRADIENT_MODELS = [path for path in ALL_MODELS if _kind(path) == "gradient_neuron"]
+CSNN_MODELS = [path for path in ALL_MODELS if _kind(path) == "csnn"]
 
 
 def _ids(paths: list[Path], root: Path) -> list[str]:
@@ -199,3 +202,36 @@ def test_gradient_model_file_loads(path):
     assert model.spec.description.strip()
     for name, spec in model.spec.parameters.items():
         assert spec.description.strip(), f"{path}: parameter {name} has no description"
+
+
+# --- feature extractors (kind: features) ---------------------------------------------------------
+
+
+def test_features_files_are_found():
+    assert ROOT / "protocols" / "csnn_fmnist.yaml" in FEATURES_PROTOCOLS
+    assert MODEL_DIR / "features" / "stdp_csnn.yaml" in CSNN_MODELS
+
+
+@pytest.mark.parametrize("path", FEATURES_PROTOCOLS, ids=_ids(FEATURES_PROTOCOLS, ROOT))
+def test_features_protocol_loads_and_says_how_to_get_its_data(path, tmp_path):
+    from brainsnn.features.data import prepare_feature_images
+
+    protocol = load_protocol(path)
+    assert protocol.name == path.stem, "a protocol's name should match its file name"
+    assert set(protocol.network.parameters) <= set(protocol.resolved.values)
+    if protocol.data.source != "idx":
+        return
+    with pytest.raises(DataError) as caught:
+        prepare_feature_images(load_protocol(path, [f"data.path={tmp_path}"]).protocol)
+    message = str(caught.value)
+    assert "\n" not in message and str(tmp_path) in message and protocol.data.hint in message
+
+
+@pytest.mark.parametrize("path", CSNN_MODELS, ids=_ids(CSNN_MODELS, MODEL_DIR))
+def test_csnn_model_file_loads(path):
+    from brainsnn.features.modelfile import load_csnn_model
+
+    model = load_csnn_model(str(path.relative_to(MODEL_DIR).with_suffix("")))
+    assert model.name == str(path.relative_to(MODEL_DIR).with_suffix(""))
+    assert model.description.strip()
+    assert all(spec.description.strip() for spec in model.parameters.values())

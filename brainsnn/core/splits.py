@@ -139,6 +139,19 @@ def check_same_shape(train_shape: tuple[int, ...], test_shape: tuple[int, ...]) 
         )
 
 
+def subsets(
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    train_subset: int | None,
+    test_subset: int | None,
+    seed: int,
+) -> tuple[np.ndarray, ...]:
+    """(train_x, train_y, test_x, test_y) cut to stratified subsets (stored order kept)."""
+    train_rows = stratified_subset(train[1], train_subset, seed)
+    test_rows = stratified_subset(test[1], test_subset, seed)
+    return train[0][train_rows], train[1][train_rows], test[0][test_rows], test[1][test_rows]
+
+
 def check_samples(
     train: np.ndarray, train_labels: np.ndarray, test: np.ndarray, test_labels: np.ndarray
 ) -> None:

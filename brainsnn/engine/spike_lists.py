@@ -81,16 +81,39 @@ def chunk_spike_list(
     order = np.argsort(small, axis=1, kind="stable")
     ordered = np.take_along_axis(small, order, axis=1)
     spiking = ordered < silent  # a prefix of every row
-    per_sample = spiking.sum(axis=1)
-    count = int(per_sample.sum())
+    starts = np.arange(len(steps), dtype=np.int64) * steps_per_sample
+    step_of = ordered[spiking] + np.repeat(starts, spiking.sum(axis=1)).astype(np.int32)
+    return pack_spike_list(order, spiking, step_of, capacity)
+
+
+def time_ordered_spike_list(
+    times: np.ndarray, silent: float, capacity: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(input index, time step) of a chunk shown one sample per step: every spike of sample s
+    in step s, sorted by its exact time (ties by input index), padded to ``capacity``.
+
+    ``times`` (samples, inputs) holds spike times; ``silent`` or later: no spike. Brian2 hands
+    a step's spikes to the synapses in list order, so event code sees them in time order.
+    """
+    times = np.asarray(times)
+    order = np.argsort(times, axis=1, kind="stable")
+    firing = np.take_along_axis(times, order, axis=1) < silent  # a prefix of every row
+    step_of = np.repeat(np.arange(len(times), dtype=np.int32), firing.sum(axis=1))
+    return pack_spike_list(order, firing, step_of, capacity)
+
+
+def pack_spike_list(
+    order: np.ndarray, firing: np.ndarray, steps: np.ndarray, capacity: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The padded spike list: the inputs ``order[firing]`` (rows in sample order) at time
+    steps ``steps``; unused slots hold ``NEVER``."""
+    count = len(steps)
     if count > capacity:
         raise ValueError(f"{count} input spikes do not fit a spike list of {capacity}")
     indices = np.zeros(capacity, dtype=np.int32)
     bins = np.full(capacity, NEVER, dtype=np.int32)
-    indices[:count] = order[spiking]
-    bins[:count] = ordered[spiking]
-    starts = np.arange(len(steps), dtype=np.int64) * steps_per_sample
-    bins[:count] += np.repeat(starts, per_sample).astype(np.int32)
+    indices[:count] = order[firing]
+    bins[:count] = steps
     return indices, bins
 
 

@@ -115,7 +115,8 @@ def _sample_source(protocol: Protocol) -> SampleSource:
         )
     if not data.train_file or not data.test_file:
         raise ConfigError("data.train_file and data.test_file are required for spikingdataset data")
-    for name in (data.train_file, data.test_file):  # both missing files fail before any work
+    files = [data.train_file, data.test_file, data.validation_file]
+    for name in filter(None, files):  # every missing file fails before any work
         if not Path(name).expanduser().is_file():
             _open_features(name, data.hint)
 
@@ -192,17 +193,27 @@ def prepare_data(protocol: Protocol) -> PreparedData:
     check_split("training", train_samples, train_y)
     train_shape = train_samples.shape[1:]
     train_rows = stratified_subset(train_y, data.train_subset, data.split_seed)
-    fit, val = _validation_split(train_y[train_rows], data)
+    val = None  # a validation file: every training row is trained on
+    fit = np.arange(len(train_rows))
+    if not data.validation_file:
+        fit, val = _validation_split(train_y[train_rows], data)
     fit_steps = encode(train_samples, train_rows[fit])
-    val_steps = encode(train_samples, train_rows[val])
+    if val is not None:
+        val_steps, val_y = encode(train_samples, train_rows[val]), train_y[train_rows[val]]
     del train_samples
+    if val is None:
+        val_samples, val_y = _open_features(data.validation_file, data.hint)
+        check_split("validation", val_samples, val_y)
+        check_same_shape(train_shape, val_samples.shape[1:])
+        val_steps = encode(val_samples, np.arange(len(val_y)))
+        del val_samples
     test_samples, test_y = source.open_test()
     check_split("test", test_samples, test_y)
     check_same_shape(train_shape, test_samples.shape[1:])
     test_rows = stratified_subset(test_y, data.test_subset, data.split_seed)
     test_steps = encode(test_samples, test_rows)
     del test_samples
-    classes = np.unique(np.concatenate([train_y[train_rows], test_y[test_rows]]))
+    classes = np.unique(np.concatenate([train_y[train_rows], val_y, test_y[test_rows]]))
     remap = np.searchsorted(classes, np.arange(classes.max() + 1))
 
     def labels(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -210,7 +221,7 @@ def prepare_data(protocol: Protocol) -> PreparedData:
 
     return PreparedData(
         Split(fit_steps, labels(train_y, train_rows[fit])),
-        Split(val_steps, labels(train_y, train_rows[val])),
+        Split(val_steps, labels(val_y, np.arange(len(val_y)))),
         Split(test_steps, labels(test_y, test_rows)),
         len(classes),
         steps,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from brainsnn.core.protocol import OutputSection, Section, TraceSection, sweep_field
 from brainsnn.core.units import check_duration
@@ -31,6 +31,12 @@ class DataSection(Section):
     path: str | None = Field(None, description="idx: directory of the IDX files")
     train_file: str | None = Field(None, description="spikingdataset: training-set file")
     test_file: str | None = Field(None, description="spikingdataset: test-set file")
+    validation_file: str | None = Field(
+        None,
+        description="spikingdataset: validation-set file (SpikeNN's valset.npy, e.g. a "
+        "features run's); the whole training file is then trained on and "
+        "validation_fraction is unused; not with data.folds",
+    )
     hint: str = Field("", description="how to obtain the data, shown when it is missing")
     validation_fraction: float = Field(
         0.1,
@@ -64,6 +70,15 @@ class DataSection(Section):
         description="K-fold cross-validation: which fold (0 to K-1) is the validation set; "
         "needs data.folds (set by 'brainsnn kfold')",
     )
+
+    @model_validator(mode="after")
+    def _validation_file_alone(self) -> DataSection:
+        if self.validation_file is not None:
+            if self.source != "spikingdataset":
+                raise ValueError("data.validation_file is for spikingdataset data")
+            if self.folds is not None or self.fold is not None:
+                raise ValueError("data.validation_file and data.folds exclude each other")
+        return self
 
 
 class EncodingSection(Section):

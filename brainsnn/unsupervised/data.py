@@ -12,7 +12,7 @@ from brainsnn.core.splits import (
     check_samples,
     kfold_split,
     stratified_split,
-    stratified_subset,
+    subsets,
 )
 from brainsnn.data import DIGITS_MAX_VALUE, MNIST_MAX_VALUE, load_digits_dataset, load_idx_dataset
 from brainsnn.unsupervised.encodings import encode_for_network
@@ -80,12 +80,9 @@ def prepare_unsupervised_data(protocol: UnsupervisedProtocol) -> PreparedImages:
         keep_train, keep_test = np.isin(train_y, data.classes), np.isin(test_y, data.classes)
         train_x, train_y = train_x[keep_train], train_y[keep_train]
         test_x, test_y = test_x[keep_test], test_y[keep_test]
-    if data.train_subset:
-        chosen = stratified_subset(train_y, data.train_subset, data.split_seed)
-        train_x, train_y = train_x[chosen], train_y[chosen]
-    if data.test_subset:
-        chosen = stratified_subset(test_y, data.test_subset, data.split_seed)
-        test_x, test_y = test_x[chosen], test_y[chosen]
+    train_x, train_y, test_x, test_y = subsets(
+        (train_x, train_y), (test_x, test_y), data.train_subset, data.test_subset, data.split_seed
+    )
     validation = None
     if has_validation(data):
         if data.folds is not None or data.fold is not None:

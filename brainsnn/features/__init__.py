@@ -1,0 +1,1 @@
+"""The features kind: unsupervised feature extractors (STDP-CSNN) trained on raw images."""
