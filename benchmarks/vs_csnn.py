@@ -22,16 +22,23 @@ Printed:
    DoG sums in another float32 order, with fused multiply-adds, so input times differ by a
    few ulps); and the input scaling (min/max per input) of both.
 
-Both feature sets are left in ``--out`` as SpikingDataset files (``brainsnn/`` and
-``original/``), for the readout comparison::
+4. with ``--readout-epochs N``: the readout trained on each feature set. For each set,
+   benchmarks/vs_spikenn.py trains SpikeNN's own readout (unmodified, ``--spikenn``) and
+   brainsnn's side by side on one core each (S2-STDP + NCG, SpikeNN's F-MNIST ``s2stdp+ncg``
+   values, N epochs, the same 54k / 6k / 10k rows); then one table of the four test
+   accuracies. Each set takes about 20 min at 15 epochs here.
 
-    .venv/bin/python benchmarks/vs_spikenn.py --workload csnn --features OUT/brainsnn
+Both feature sets are left in ``--out`` as SpikingDataset files (``brainsnn/run/`` and
+``original/``); step 4 alone, on an earlier ``--out``::
+
+    .venv/bin/python benchmarks/vs_spikenn.py --workload csnn --features OUT/brainsnn/run
     .venv/bin/python benchmarks/vs_spikenn.py --workload csnn --features OUT/original
 
 Usage::
 
     .venv/bin/python benchmarks/vs_csnn.py [--epochs 100] [--train-subset 60000]
         [--test-subset 10000] [--out DIR] [--build-dir /tmp/csnn_build] [--cores 0,1]
+        [--readout-epochs N [--spikenn PATH]]
 """
 
 from __future__ import annotations
@@ -196,6 +203,37 @@ def compare(args: argparse.Namespace, out: Path) -> None:
     )
 
 
+#: The feature sets of one --out, by name: the folders holding trainset.npy / testset.npy.
+FEATURE_SETS = {"C++ features": Path("original"), "brainsnn features": Path("brainsnn/run")}
+
+
+def compare_readouts(args: argparse.Namespace, out: Path) -> None:
+    """Train SpikeNN's readout and brainsnn's side by side on each feature set
+    (benchmarks/vs_spikenn.py), then print the four test accuracies."""
+    accuracies = {}
+    for name, folder in FEATURE_SETS.items():
+        keep = out / f"readout_{folder.parts[0]}"
+        command = [
+            sys.executable, str(REPO / "benchmarks" / "vs_spikenn.py"), "--workload", "csnn",
+            "--features", str(out / folder), "--epochs", str(args.readout_epochs),
+            "--seed", str(args.seed), "--cores", args.cores, "--keep", str(keep),
+        ]  # fmt: skip
+        if args.spikenn:
+            command += ["--spikenn", args.spikenn]
+        print(f"\n--- readouts on the {name}: {' '.join(command[1:])}", flush=True)
+        if subprocess.run(command).returncode:
+            sys.exit(f"the readout comparison on the {name} failed; its files: {keep}")
+        table = json.loads((keep / "summary.json").read_text())["table"]
+        accuracies[name] = next(row for row in table if row[0] == "final test accuracy")
+    print(
+        f"\ntest accuracy of the S2-STDP+NCG readout, {args.readout_epochs} epoch(s), "
+        "by feature set (rows) and readout (columns):"
+    )
+    print(f"  {'':20} {'SpikeNN':>10} {'brainsnn':>10}")
+    for name, (_, spikenn, brainsnn, _) in accuracies.items():
+        print(f"  {name:20} {spikenn:>10} {brainsnn:>10}")
+
+
 def warm_up(args: argparse.Namespace, out: Path) -> float:
     """Compile brainsnn's networks before the clock starts (a tiny run with the same build)."""
     small = argparse.Namespace(**{**vars(args), "train_subset": 50, "test_subset": 50, "epochs": 1})
@@ -213,9 +251,23 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/output/vs_csnn")
     parser.add_argument("--build-dir", default="/tmp/csnn_build")
     parser.add_argument("--cores", default="0,1")
+    parser.add_argument(
+        "--readout-epochs", type=int, default=0,
+        help="then train SpikeNN's and brainsnn's readouts on each feature set (0: skip)",
+    )  # fmt: skip
+    parser.add_argument("--spikenn", help="SpikeNN checkout (default: vs_spikenn.py's)")
+    parser.add_argument(
+        "--readout-only", action="store_true",
+        help="only step 4, on the feature sets of an earlier --out",
+    )  # fmt: skip
     parser.add_argument("--side", choices=("original", "brainsnn"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.readout_epochs < 0 or (args.readout_only and not args.readout_epochs):
+        parser.error("--readout-epochs must be positive (and given with --readout-only)")
     out = Path(args.out).resolve()
+    if args.readout_only:
+        compare_readouts(args, out)
+        return
     if args.side == "original":
         run_original(args, out / "original")
         return
@@ -238,6 +290,8 @@ def main() -> None:
     if any(process.wait() for process in processes):
         sys.exit("a side failed; see its output above")
     compare(args, out)
+    if args.readout_epochs:
+        compare_readouts(args, out)
 
 
 if __name__ == "__main__":

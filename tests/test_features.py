@@ -17,6 +17,7 @@ from brainsnn.core.errors import BrainsnnError, ConfigError
 from brainsnn.data.spikingdataset import read_spiking_dataset
 from brainsnn.features.engine import CsnnEngine, CsnnState, patch_corners
 from brainsnn.features.geometry import CsnnGeometry, patch_times
+from brainsnn.features.lanes import filter_lanes, per_lane
 from brainsnn.features.modelfile import load_csnn_model
 from brainsnn.features.preprocess import (
     SILENT,
@@ -103,6 +104,53 @@ def test_synapse_maps_match_the_layer_definitions():
     np.testing.assert_array_equal(
         feature, np.ravel_multi_index((ox // 2, oy // 2, c), (2, 2, g.filters))
     )
+
+
+@pytest.mark.parametrize("lanes", [2, 4])
+def test_lane_maps_group_neighbouring_filters(lanes):
+    """With L filters per neuron, every synapse of the full map is its lane group's synapse."""
+    full = TINY.convolution_synapses()
+    grouped = TINY.convolution_synapses(lanes)
+    assert len(grouped[0]) * lanes == len(full[0])
+    expected = {
+        (i, j // lanes, e // lanes) for i, j, e in zip(*(a.tolist() for a in full), strict=True)
+    }
+    assert set(zip(*(a.tolist() for a in grouped), strict=True)) == expected
+    assert (np.diff(grouped[0]) >= 0).all()
+    conv, feature = TINY.pooling_synapses()
+    pairs = set(zip(*(a.tolist() for a in TINY.pooling_synapses(lanes)), strict=True))
+    assert pairs == {
+        (c // lanes, f // lanes) for c, f in zip(conv.tolist(), feature.tolist(), strict=True)
+    }
+    assert len(pairs) * lanes == len(conv)
+
+
+def test_filter_lanes_and_per_lane_code():
+    assert [filter_lanes(f) for f in (128, 12, 6, 3, 2)] == [8, 4, 2, 1, 2]
+    code = per_lane(
+        "v_post += w * g\ntconv_post = clip(tconv_post, 0, tin_pre)", ("v", "w", "tconv"), 2
+    )
+    assert code == (
+        "v_0_post += w_0 * g\ntconv_0_post = clip(tconv_0_post, 0, tin_pre)\n"
+        "v_1_post += w_1 * g\ntconv_1_post = clip(tconv_1_post, 0, tin_pre)\n"
+    )
+
+
+@pytest.mark.parametrize("filters", [3, 8])
+def test_extraction_with_any_lane_count_equals_the_reference(filters, build_root):
+    """1 lane (3 filters) and 8 lanes (8 filters) on the runtime device, bit for bit."""
+    g = CsnnGeometry(rows=6, columns=6, kernel=3, filters=filters, pool=2)
+    model = load_csnn_model("features/stdp_csnn")
+    state = CsnnState.initial(model, g, model.values(TINY_VALUES), seed=1)
+    rng = np.random.default_rng(filters)
+    state.weights = rng.uniform(0, 0.6, state.weights.shape)
+    state.thresholds = rng.uniform(2, 8, filters)
+    times = _random_times(rng, 5, g)
+    engine = CsnnEngine(model, g, "runtime", build_root, train_chunk=4, extract_chunk=3)
+    features = engine.extract(state, times).dense()
+    reference = extract_reference(times, state.weights, state.thresholds, g)
+    np.testing.assert_array_equal(features, reference)
+    assert (features < SILENT).mean() > 0.1 and (features == SILENT).any()
 
 
 def test_patch_corners_stay_where_the_cpp_draws_them():

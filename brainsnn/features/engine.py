@@ -213,10 +213,14 @@ class CsnnEngine:
         def fill(net: CsnnNetwork) -> tuple[dict, list]:
             indices, steps = time_ordered_spike_list(padded, SILENT, net.spikes.capacity)
             values = net.spikes.assignments(indices, steps)
-            values += [
-                (net.groups["kernel"], "w", state.weights.ravel().astype(np.float64)),
-                (net.groups["convolution"], "theta", np.tile(state.thresholds, positions)),
-            ]
+            lanes = net.lanes  # filter f is lane f % lanes of its neuron
+            weights = state.weights.reshape(-1, lanes).astype(np.float64)
+            thresholds = np.tile(state.thresholds, positions).reshape(-1, lanes)
+            for lane in range(lanes):
+                values += [
+                    (net.groups["kernel"], f"w_{lane}", weights[:, lane]),
+                    (net.groups["convolution"], f"theta_{lane}", thresholds[:, lane]),
+                ]
             return {net.input_times: padded}, values
 
         return fill
@@ -240,14 +244,18 @@ def patch_corners(
 
 
 def _feature_spikes(net: CsnnNetwork) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(sample in chunk, feature, spike time) of every recorded feature spike."""
-    monitor = net.monitor
-    sample = np.rint(np.array(monitor.t_[:]) / float(STEP))
-    return (
-        sample.astype(np.int64),
-        np.array(monitor.i[:], dtype=np.int64),
-        np.array(monitor.tpool[:], dtype=np.float64),
-    )
+    """(sample in chunk, feature, spike time) of every recorded feature spike, by sample then
+    feature. A record is a neuron of ``lanes`` features where one fired; its silent lanes are
+    dropped."""
+    monitor, lanes = net.monitor, net.lanes
+    sample = np.rint(np.array(monitor.t_[:]) / float(STEP)).astype(np.int64)
+    neuron = np.array(monitor.i[:], dtype=np.int64)
+    times = np.stack(
+        [np.array(getattr(monitor, f"tpool_{lane}")[:], dtype=np.float64) for lane in range(lanes)],
+        axis=1,
+    )  # (records, lanes)
+    record, lane = np.nonzero(times < SILENT)
+    return sample[record], neuron[record] * lanes + lane, times[record, lane]
 
 
 def _blocks(n: int, size: int) -> Iterator[slice]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from brainsnn.features.lanes import first_of_lanes
+
 
 @dataclass(frozen=True)
 class CsnnGeometry:
@@ -68,9 +70,10 @@ class CsnnGeometry:
         """Output features (pooled rows x pooled columns x filters)."""
         return self.pool_rows * self.pool_columns * self.filters
 
-    def convolution_synapses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def convolution_synapses(self, lanes: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(input, convolution neuron, kernel element) of every convolution synapse, sorted by
-        input then neuron: the synapses one input spike reaches are adjacent."""
+        input then neuron: the synapses one input spike reaches are adjacent. With ``lanes``
+        filters per neuron (``lanes.py``), neurons and elements count groups of filters."""
         k, f = self.kernel, self.filters
         ox, oy, kx, ky, z, c = np.meshgrid(
             np.arange(self.conv_rows),
@@ -87,11 +90,13 @@ class CsnnGeometry:
         element = ((kx * k + ky) * self.channels + z) * f + c
         pre, post, element = (a.ravel().astype(np.int32) for a in (pre, post, element))
         order = np.lexsort((post, pre))
-        return pre[order], post[order], element[order]
+        pre, post, element = pre[order], post[order], element[order]
+        first = first_of_lanes(post, lanes)
+        return pre[first], post[first] // lanes, element[first] // lanes
 
-    def pooling_synapses(self) -> tuple[np.ndarray, np.ndarray]:
+    def pooling_synapses(self, lanes: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """(convolution neuron, feature) of every pooling synapse; positions past the last whole
-        window feed no feature."""
+        window feed no feature. With ``lanes``: neurons and features count groups of filters."""
         ox, oy, c = np.meshgrid(
             np.arange(self.conv_rows),
             np.arange(self.conv_columns),
@@ -102,7 +107,9 @@ class CsnnGeometry:
         inside = (px < self.pool_rows) & (py < self.pool_columns)
         conv = (ox * self.conv_columns + oy) * self.filters + c
         feature = (px * self.pool_columns + py) * self.filters + c
-        return conv[inside].astype(np.int32), feature[inside].astype(np.int32)
+        conv, feature = conv[inside].astype(np.int32), feature[inside].astype(np.int32)
+        first = first_of_lanes(conv, lanes)
+        return conv[first] // lanes, feature[first] // lanes
 
 
 def patch_times(

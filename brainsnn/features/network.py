@@ -20,6 +20,8 @@ Schedule of one step (= one sample):
 
 Weight sharing: the extraction synapses hold no weight; ``w`` is a reference into the kernel
 group (one value per kernel element and filter) through each synapse's ``element`` index.
+Filter lanes (``lanes.py``): in the extraction network a neuron, kernel element and synapse
+stand for a group of neighbouring filters, with one copy of each variable per filter.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import numpy as np
 
 from brainsnn.engine.spike_lists import ChunkSpikes
 from brainsnn.features.geometry import CsnnGeometry
+from brainsnn.features.lanes import filter_lanes, lane_names, per_lane
 from brainsnn.features.modelfile import CsnnModel
 from brainsnn.features.preprocess import SILENT
 
@@ -54,6 +57,9 @@ b2.BrianLogger.console_handler.addFilter(_OrderedEventsFilter())
 
 #: Duration of one step (one sample); only its count matters.
 STEP = 1 * b2.ms
+#: Every pathway's delay: one scalar zero, so no run loads or converts a per-synapse delay
+#: array (one value per synapse: 0.46 M for the F-MNIST convolution).
+NO_DELAY = 0 * b2.second
 #: Parameters that are initial state, not shared variables of the network.
 INITIAL_STATE = ("theta0", "w_mean", "w_std")
 
@@ -69,6 +75,7 @@ class CsnnNetwork:
     spikes: ChunkSpikes
     groups: dict[str, b2.Group]
     monitor: b2.EventMonitor | None = None
+    lanes: int = 1  # filters per neuron (extraction; ``lanes.py``)
     seed_variable: None = None  # deterministic: no random numbers in a chunk
 
 
@@ -172,7 +179,7 @@ def build_training_network(model: CsnnModel, geometry: CsnnGeometry, chunk: int)
         filters.set_event_schedule(event, when="after_synapses", order=40)
     reduce = b2.Synapses(
         filters, layer, on_pre=REDUCE_CODE, on_event=dict.fromkeys(REDUCE_CODE, "crossed"),
-        clock=clock, name="compete",
+        delay=dict.fromkeys(REDUCE_CODE, NO_DELAY), clock=clock, name="compete",
     )  # fmt: skip
     reduce.connect()
     for order, pathway in enumerate(REDUCE_CODE, start=1):
@@ -189,6 +196,7 @@ def build_training_network(model: CsnnModel, geometry: CsnnGeometry, chunk: int)
         ),
         on_post=model.learn,  # driven by the winner's 'won' event
         on_event={"pre": "spike", "post": "won"},
+        delay={"pre": NO_DELAY, "post": NO_DELAY},
         clock=clock,
         name="kernel",
     )
@@ -210,22 +218,33 @@ def build_training_network(model: CsnnModel, geometry: CsnnGeometry, chunk: int)
 
 
 def _first_spike_group(
-    size: int, time: str, potential: str, name: str, event: tuple[str, str], clock: b2.Clock
+    size: int,
+    time: str,
+    potential: str,
+    name: str,
+    event: tuple[str, str],
+    clock: b2.Clock,
+    lanes: int,
 ) -> b2.NeuronGroup:
-    """A float32 group whose first-spike ``time`` is SILENT at the start of every step, and
-    its event (name, Brian2 slot) marks the neurons that fired. With a ``potential`` (reset to
-    0 every step) it is a neuron group integrating inputs, with its filter's threshold."""
-    neuron = f"{potential} : 1\ntheta : 1  # its filter's threshold\n" if potential else ""
+    """A float32 group of ``size`` neurons of ``lanes`` filters each, whose first-spike times
+    (``time_0`` ...) are SILENT at the start of every step, and whose event (name, Brian2 slot)
+    marks the neurons where a lane fired. With a ``potential`` (reset to 0 every step) it
+    integrates inputs, with each lane's filter threshold ``theta_k``."""
+    names = lane_names(time, lanes)
+    variables = names
+    if potential:
+        variables = [*lane_names(potential, lanes), *lane_names("theta", lanes), *names]
     group = b2.NeuronGroup(
         size,
-        f"{neuron}{time} : 1",
-        events={event[0]: f"{time} < {SILENT}"},
+        "".join(f"{variable} : 1\n" for variable in variables),
+        events={event[0]: " or ".join(f"{n} < {SILENT}" for n in names)},
         clock=clock,
         dtype=np.float32,
         name=name,
     )
-    reset = f"{time} = {SILENT}" + (f"\n{potential} = 0" if potential else "")
-    group.run_regularly(reset, when="start", order=0)
+    reset = [f"{n} = {SILENT}" for n in names]
+    reset += [f"{v} = 0" for v in lane_names(potential, lanes)] if potential else []
+    group.run_regularly("\n".join(reset), when="start", order=0)
     group.set_event_schedule(event[0], when=event[1], order=0)
     return group
 
@@ -235,45 +254,59 @@ def build_extraction_network(model: CsnnModel, geometry: CsnnGeometry, chunk: in
 
     In float32, as the C++ extractor (``Tensor<float>``): potentials sum the same float32
     weights in the same (time) order, so features match its ``csnn_test`` bit for bit except
-    where tied spike times are summed in another order.
+    where tied spike times are summed in another order. Neurons hold ``filter_lanes`` filters
+    each (``lanes.py``): the model's code runs once per lane on that lane's variables.
     """
     g = geometry
+    lanes = filter_lanes(g.filters)
     clock = b2.Clock(dt=STEP, name="csnn_clock")
     spikes, times, input_times = _input_groups(g.inputs, chunk, clock, np.float32)
     kernel = b2.NeuronGroup(
-        g.patch_inputs * g.filters, "w : 1", clock=clock, name="kernel", dtype=np.float32
+        g.patch_inputs * g.filters // lanes,
+        "".join(f"{w} : 1\n" for w in lane_names("w", lanes)),
+        clock=clock,
+        name="kernel",
+        dtype=np.float32,
     )
     conv = _first_spike_group(
-        g.conv_neurons, "tconv", "v", "convolution", ("fired", "after_synapses"), clock
+        g.conv_neurons // lanes, "tconv", "v", "convolution", ("fired", "after_synapses"),
+        clock, lanes,
+    )  # fmt: skip
+    pool = _first_spike_group(
+        g.features // lanes, "tpool", "", "features", ("report", "end"), clock, lanes
     )
-    pool = _first_spike_group(g.features, "tpool", "", "features", ("report", "end"), clock)
-    pre, post, element = geometry.convolution_synapses()
+    pre, post, element = geometry.convolution_synapses(lanes)
+    crossing = earliest_crossing_code(model.integrate, model.threshold.extract, "tconv")
     convolution = b2.Synapses(
         spikes,
         conv,
         "element : integer (constant)",
-        on_pre=earliest_crossing_code(model.integrate, model.threshold.extract, "tconv"),
+        on_pre=per_lane(crossing, ("v", "theta", "tconv", "w"), lanes),
+        delay=NO_DELAY,
         clock=clock,
         name="convolution_synapses",
     )
     convolution.connect(i=pre, j=post)
     convolution.element = element
-    convolution.variables.add_reference("w", kernel, "w", index="element")
+    for w in lane_names("w", lanes):
+        convolution.variables.add_reference(w, kernel, w, index="element")
     _read_input_times(convolution, times)
-    source, target = geometry.pooling_synapses()
+    source, target = geometry.pooling_synapses(lanes)
     pooling = b2.Synapses(
         conv,
         pool,
-        on_pre=model.pool,
+        on_pre=per_lane(model.pool, ("tpool", "tconv"), lanes),
         on_event="fired",
+        delay=NO_DELAY,
         clock=clock,
         name="pooling",
     )
     pooling.connect(i=source, j=target)
     pooling.pre.when, pooling.pre.order = "after_synapses", 10
     monitor = b2.EventMonitor(
-        pool, "report", variables=["tpool"], when="end", order=1, name="feature_spikes"
-    )
+        pool, "report", variables=lane_names("tpool", lanes), when="end", order=1,
+        name="feature_spikes",
+    )  # fmt: skip
     network = b2.Network(spikes, times, kernel, conv, pool, convolution, pooling, monitor)
     return CsnnNetwork(
         network=network,
@@ -283,4 +316,5 @@ def build_extraction_network(model: CsnnModel, geometry: CsnnGeometry, chunk: in
         spikes=spikes,
         groups={"kernel": kernel, "convolution": conv},
         monitor=monitor,
+        lanes=lanes,
     )
