@@ -1085,7 +1085,7 @@ def main(argv: list[str]) -> int:
             setup.notes.append(
                 f"{args.k}-fold: fold i validates and stops early on fold i, seed i, in both; "
                 "SpikeNN's folds run one after another in one pool worker (--n_proc 1), "
-                "brainsnn's in one Dask worker (--workers 1)"
+                "brainsnn's in one Dask worker (--workers 1), as one batch in one process"
             )
         for line in [*errors, *warnings]:
             print(f"! {line}")

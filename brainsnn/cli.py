@@ -375,12 +375,25 @@ SWEEP_OUT = click.option(
     "output.directory with timestamp kfold-<time> or gridsearch-<time>, e.g. "
     "results/<name>/kfold-<time>).",
 )
-SWEEP_WORKERS = click.option(
+
+
+def _count_option(name: str, help: str):
+    """An optional option taking a whole number of at least 1 (default: None)."""
+    return click.option(name, type=click.IntRange(min=1), default=None, help=help)
+
+
+SWEEP_WORKERS = _count_option(
     "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Local Dask worker processes, each running one fold / point at a time (default 2). "
-    "Not with --scheduler.",
+    "Local Dask worker processes, each running one batch of folds / points at a time "
+    "(default 2). Not with --scheduler.",
+)
+SWEEP_BATCH = _count_option(
+    "--batch",
+    "Runs per worker process: each worker runs a batch of folds / points one after "
+    "another in one fresh Python process, which saves the start-up of a process, the imports "
+    "and the loading of the compiled builds for every run (default: the runs shared out "
+    "evenly, one batch per worker; 1: a fresh process per run). A failed run is retried in "
+    "a batch of its own.",
 )
 SWEEP_SCHEDULER = click.option(
     "--scheduler",
@@ -388,7 +401,7 @@ SWEEP_SCHEDULER = click.option(
     default=None,
     help="Use a running Dask scheduler (e.g. tcp://host:8786) instead of local workers. Its "
     "workers need brainsnn, and the protocol, data and --out at the same paths; each worker "
-    "thread runs one fold / point at a time.",
+    "thread runs one batch of folds / points at a time.",
 )
 SWEEP_RESUME = click.option(
     "--resume",
@@ -400,14 +413,9 @@ SWEEP_RESUME = click.option(
 
 
 def _sweep_overrides(
-    overrides: tuple[str, ...],
-    device: str | None,
-    out: str | None,
-    workers: int | None,
-    scheduler: str | None,
-    resume: bool,
+    overrides: tuple[str, ...], device: str | None, out: str | None, pool, resume: bool
 ) -> list[str]:
-    if workers is not None and scheduler:
+    if pool.workers is not None and pool.scheduler:
         raise BrainsnnError("give either --workers (a local cluster) or --scheduler, not both")
     if resume and not out:
         raise BrainsnnError("--resume needs --out DIR (the directory of the interrupted sweep)")
@@ -452,6 +460,7 @@ def _finish_sweep(outcome, what: str) -> None:
 @SWEEP_DEVICE
 @SWEEP_OUT
 @SWEEP_WORKERS
+@SWEEP_BATCH
 @SWEEP_SCHEDULER
 @SWEEP_RESUME
 def kfold(
@@ -461,6 +470,7 @@ def kfold(
     device: str | None,
     out: str | None,
     workers: int | None,
+    batch: int | None,
     scheduler: str | None,
     resume: bool,
 ) -> None:
@@ -471,11 +481,13 @@ def kfold(
     DIR/summary.nc (per-fold results) and prints the mean ± population std of the final test
     accuracies. A failed fold is retried once; the exit code is 1 if one still failed.
     """
+    from brainsnn.sweeps.execute import Workers
     from brainsnn.sweeps.kfold import kfold_lines, run_kfold
 
-    extra = _sweep_overrides(overrides, device, out, workers, scheduler, resume)
+    pool = Workers(workers, scheduler, batch)
+    extra = _sweep_overrides(overrides, device, out, pool, resume)
     outcome = _run_sweep(
-        "kfold", protocol, lambda: run_kfold(protocol, k, extra, out, workers, scheduler, resume)
+        "kfold", protocol, lambda: run_kfold(protocol, k, extra, out, pool, resume)
     )
     if outcome.summary is not None:
         click.echo("\n".join(kfold_lines(outcome.summary)))
@@ -497,6 +509,7 @@ def kfold(
 @SWEEP_DEVICE
 @SWEEP_OUT
 @SWEEP_WORKERS
+@SWEEP_BATCH
 @SWEEP_SCHEDULER
 @SWEEP_RESUME
 @click.option(
@@ -513,6 +526,7 @@ def gridsearch(
     device: str | None,
     out: str | None,
     workers: int | None,
+    batch: int | None,
     scheduler: str | None,
     resume: bool,
     top: int,
@@ -525,14 +539,16 @@ def gridsearch(
     DIR/summary.nc and prints the points ranked by their last validation accuracy. A failed
     point is retried once; the exit code is 1 if one still failed.
     """
+    from brainsnn.sweeps.execute import Workers
     from brainsnn.sweeps.grid import parse_sweep_options, ranking_lines, run_gridsearch
 
-    extra = _sweep_overrides(overrides, device, out, workers, scheduler, resume)
+    pool = Workers(workers, scheduler, batch)
+    extra = _sweep_overrides(overrides, device, out, pool, resume)
     grid = parse_sweep_options(sweeps)
     outcome = _run_sweep(
         "gridsearch",
         protocol,
-        lambda: run_gridsearch(protocol, extra, grid, out, workers, scheduler, resume),
+        lambda: run_gridsearch(protocol, extra, grid, out, pool, resume),
     )
     if outcome.summary is not None:
         click.echo("\n".join(ranking_lines(outcome.summary, top)))

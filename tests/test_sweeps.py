@@ -121,6 +121,27 @@ def test_kfold_summary_is_mean_and_population_std(kfold_run):
     assert line in invoke("kfold-summary", out).stdout
 
 
+def test_folds_of_a_batch_share_a_process_and_equal_runs_alone(kfold_run, tmp_path):
+    """3 folds on 2 workers: folds 0 and 1 in one process, fold 2 in another; fold 1, run after
+    fold 0 in the same process, gives the results of fold 1 run alone."""
+    out, _ = kfold_run
+    places = [(out / f"fold-{fold}" / "output.log").read_text().split("\n")[0] for fold in range(3)]
+    process = [place.rsplit(" ", 1)[1] for place in places]
+    assert places[0].startswith("sweep batch: run 1 of 2") and places[2].endswith(process[2])
+    assert places[1].startswith("sweep batch: run 2 of 2")
+    assert process[0] == process[1] != process[2]
+    alone = tmp_path / "alone"
+    fold = ["data.folds=3", "data.fold=1", "seed=1"]
+    result = invoke("run", DIGITS, *with_set(*TINY, *fold), "--out", alone)
+    assert result.exit_code == 0, result.output
+    with (
+        xr.open_dataset(out / "fold-1" / "results.nc") as batched,
+        xr.open_dataset(alone / "results.nc") as single,
+    ):
+        for name in ("weights", "test_prediction", "validation_accuracy", "test_accuracy"):
+            np.testing.assert_array_equal(batched[name].values, single[name].values)
+
+
 def test_kfold_resume_runs_only_the_missing_fold(kfold_run, tmp_path, scheduler):
     source, _ = kfold_run
     out = tmp_path / "kf"
@@ -183,12 +204,13 @@ def test_gridsearch_ranks_points_by_last_validation_accuracy(tmp_path, scheduler
 
 
 def test_failed_point_is_reported_and_others_finish(tmp_path, scheduler):
-    """A point whose value fails inside its run; the other point also stops at stop_below."""
+    """A point whose value fails inside its run, in one batch with the other point, which still
+    finishes (and stops at stop_below); the failed point is retried alone."""
     out = tmp_path / "gs"
     result = invoke(
         "gridsearch", DIGITS, *with_set(*GRID, "training.max_epochs=4",
         "training.stop_below=0.99"), "--sweep", "network.nontarget_per_class=[1, 5]",
-        "--out", out, "--scheduler", scheduler,
+        "--out", out, "--scheduler", scheduler, "--batch", 2,
     )  # fmt: skip
     assert result.exit_code == 1
     assert "Traceback" not in result.output

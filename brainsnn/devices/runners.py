@@ -118,7 +118,29 @@ class StandaloneRunner(DeviceRunner):
         self.threads = threads
         self.profile = profiling_enabled()  # a profiled build lives apart from the plain one
         self.directory = Path(build_root) / f"{device}-{key}{'-profiled' if self.profile else ''}"
-        self._set_up()
+        if not self._adopt_active():
+            self._set_up()
+
+    def _adopt_active(self) -> bool:
+        """Take over the loaded project of the active runner when it is this one's build (a
+        later run of a sweep batch, or of a test session, with the same layout): no code is
+        generated again. True if it did."""
+        owner = _ACTIVE.get("owner")
+        same = (
+            isinstance(owner, StandaloneRunner)
+            and owner is not self
+            and owner.directory == self.directory
+            and owner.threads == self.threads
+            and owner.net is not None
+            and owner.run_dir.is_dir()
+            and build_is_complete(self.directory)
+        )
+        if not same:
+            return False
+        self.net, self.device, self.run_dir = owner.net, owner.device, owner.run_dir
+        owner.net = None  # it sets itself up again if it is used later
+        _ACTIVE["owner"] = self
+        return True
 
     def _set_up(self) -> None:
         """Generate the project, compile it (make only recompiles what changed), copy it.
@@ -335,7 +357,8 @@ STALE_RUN_SECONDS = 24 * 3600
 
 def select_device(device: str, directory: Path, threads: int = 0) -> None:
     """Reset Brian2's standalone state and select a standalone device building in ``directory``."""
-    if _ACTIVE.get("owner") is not None:
+    reinitialised = _ACTIVE.get("owner") is not None
+    if reinitialised:
         previous = _ACTIVE.pop("owner")
         previous.device.reinit()
         previous.net = None  # free the object names, so the regenerated code is identical
@@ -343,5 +366,10 @@ def select_device(device: str, directory: Path, threads: int = 0) -> None:
     require_device(device)
     directory.mkdir(parents=True, exist_ok=True)
     b2.set_device(device, directory=str(directory), build_on_run=False)
+    if reinitialised:
+        # A fresh process's main() sets the default clock's dt once more than a reinitialised
+        # device's (Brian2 asks to set it again after reinit): without this line, a build made
+        # by one and then used by the other recompiles main.cpp each time.
+        b2.defaultclock.dt = b2.defaultclock.dt
     b2.prefs.devices.cpp_standalone.openmp_threads = threads
     b2.prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-march=native", "-std=c++17"]

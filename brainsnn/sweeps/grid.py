@@ -17,7 +17,7 @@ from brainsnn.core.protocol import parse_assignment
 from brainsnn.core.results import VariableSpec
 from brainsnn.kinds import DEFAULT_KIND
 from brainsnn.protocol import load_protocol
-from brainsnn.sweeps.execute import run_sweep
+from brainsnn.sweeps.execute import LOCAL_WORKERS, Workers, run_sweep
 from brainsnn.sweeps.summary import (
     SweepOutcome,
     final_scores,
@@ -86,8 +86,7 @@ def run_gridsearch(
     overrides: list[str],
     sweep_options: dict[str, list],
     out: str | None = None,
-    workers: int | None = None,
-    scheduler: str | None = None,
+    pool: Workers = LOCAL_WORKERS,
     resume: bool = False,
 ) -> SweepOutcome:
     """Run every grid point (the missing ones with ``resume``), then write summary.nc."""
@@ -108,7 +107,7 @@ def run_gridsearch(
     }
     return run_sweep(
         directory, manifest, resume, path, lambda: point_tasks(directory, grid, overrides),
-        workers, scheduler, "grid search", grid_summary,
+        pool, "grid search", grid_summary,
     )  # fmt: skip
 
 

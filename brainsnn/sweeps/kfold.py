@@ -12,7 +12,7 @@ from brainsnn.core.errors import BrainsnnError
 from brainsnn.core.results import VariableSpec
 from brainsnn.kinds import DEFAULT_KIND, get_kind
 from brainsnn.protocol import load_protocol
-from brainsnn.sweeps.execute import run_sweep
+from brainsnn.sweeps.execute import LOCAL_WORKERS, Workers, run_sweep
 from brainsnn.sweeps.summary import (
     SweepOutcome,
     final_scores,
@@ -47,8 +47,7 @@ def run_kfold(
     k: int,
     overrides: list[str],
     out: str | None = None,
-    workers: int | None = None,
-    scheduler: str | None = None,
+    pool: Workers = LOCAL_WORKERS,
     resume: bool = False,
 ) -> SweepOutcome:
     """Run the K folds of a protocol (the missing ones with ``resume``), then write summary.nc."""
@@ -68,7 +67,7 @@ def run_kfold(
     }
     return run_sweep(
         directory, manifest, resume, path, lambda: fold_tasks(directory, kind, k, overrides),
-        workers, scheduler, "k-fold", kfold_summary,
+        pool, "k-fold", kfold_summary,
     )  # fmt: skip
 
 

@@ -1,13 +1,16 @@
-"""One fold or grid point: a protocol run in its own directory, started by a Dask worker.
+"""Folds and grid points: protocol runs in their own directories, started by Dask workers.
 
-Each run gets a fresh Python process (``python -m brainsnn.sweeps.tasks``), a child of the
-worker process. Brian2 keeps one standalone project per process, and a second network built in
-the same process gets renamed objects, so it would recompile the shared build from scratch; a
-fresh process reuses the cached build as it is. Its output goes to the run's ``output.log``.
+A worker runs a batch of runs one after another in one fresh Python process
+(``python -m brainsnn.sweeps.tasks``), a child of the worker process. Runs of a batch share the
+imports, and the compiled builds stay loaded, so a run costs little more than its simulation;
+a fresh process per batch keeps Brian2's one-project-per-process state away from the worker.
+Each run's output (its log, warnings and the simulation's own output) goes to its
+``output.log``, and its result or error is reported as soon as it ends.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -18,6 +21,8 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,48 +48,51 @@ class Task:
         return (self.directory / RESULTS).exists()
 
 
-class TaskError(Exception):
-    """A run failed for a reason other than bad input (its traceback is in error.log)."""
+@dataclass(frozen=True)
+class Outcome:
+    """How one run of a batch ended: finished (``message`` None), a user error, or a failure."""
+
+    directory: str
+    message: str | None = None
+    user: bool = False
 
 
-def run_task(protocol_path: str, overrides: list[str], directory: str) -> str:
-    """Worker side: run one protocol in ``directory`` in a fresh process; returns the directory.
+def run_batch(protocol_path: str, runs: list[tuple[list[str], str]]) -> list[Outcome]:
+    """Worker side: the runs (overrides, directory) one after another in one fresh process.
 
-    The run continues from its checkpoint if it has one. A user error in the run is raised here
-    as :class:`BrainsnnError` with the run's one-line message, anything else as
-    :class:`TaskError`.
+    Each run continues from its checkpoint if it has one; a finished run (with results.nc) is
+    skipped. Returns an :class:`Outcome` per run; runs the process did not reach (it was
+    killed) are reported as failures.
     """
-    out = Path(directory)
-    if (out / RESULTS).exists():
-        return directory
-    out.mkdir(parents=True, exist_ok=True)
-    handle, error_file = tempfile.mkstemp(prefix="brainsnn-task-", suffix=".json")
+    handle, outcome_file = tempfile.mkstemp(prefix="brainsnn-batch-", suffix=".json")
     os.close(handle)
-    spec = {"protocol": protocol_path, "overrides": overrides, "directory": directory}
+    specs = [{"overrides": list(o), "directory": d} for o, d in runs]
+    spec_text = json.dumps({"protocol": protocol_path, "runs": specs})
     try:
-        with open(out / OUTPUT_LOG, "a") as log:
-            code = subprocess.run(
-                [sys.executable, "-m", "brainsnn.sweeps.tasks", json.dumps(spec), error_file],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # no Ctrl-C from the terminal: it ends with its worker
-            ).returncode
-        text = Path(error_file).read_text()
+        code = subprocess.run(
+            [sys.executable, "-m", "brainsnn.sweeps.tasks", spec_text, outcome_file],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,  # each run's output goes to its own output.log
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # no Ctrl-C from the terminal: it ends with its worker
+        )
+        text = Path(outcome_file).read_text()
     finally:
-        Path(error_file).unlink(missing_ok=True)
-    if code == 0:
-        return directory
-    if not text:  # ended before it could report, e.g. killed
-        raise TaskError(f"the run's process ended with exit code {code} (see {out / OUTPUT_LOG})")
-    error = json.loads(text)
-    if error["user"]:
-        raise BrainsnnError(error["message"])
-    raise TaskError(error["message"])
+        Path(outcome_file).unlink(missing_ok=True)
+    reported = {item["directory"]: Outcome(**item) for item in json.loads(text or "[]")}
+    lost = code.stderr.strip().splitlines()[-1:] or [f"exit code {code.returncode}"]
+    return [
+        reported.get(
+            directory,
+            Outcome(directory, f"the run's process ended before it finished ({lost[0]})"),
+        )
+        for _, directory in runs
+    ]
 
 
 def _run_here(protocol_path: str, overrides: list[str], directory: str) -> None:
-    """In the task's own process: run (or continue) the protocol."""
+    """In the batch's process: run (or continue) the protocol."""
     from brainsnn.core.checkpoint import CHECKPOINT
     from brainsnn.protocol import load_protocol
     from brainsnn.run import run_protocol
@@ -93,6 +101,52 @@ def _run_here(protocol_path: str, overrides: list[str], directory: str) -> None:
     protocol = load_protocol(protocol_path, overrides)
     resume = (Path(directory) / CHECKPOINT).exists()
     run_protocol(protocol, out=directory, resume=resume, show_progress=False)
+
+
+def _run_one(
+    protocol_path: str, overrides: list[str], directory: str, place: str
+) -> tuple[Outcome, bool]:
+    """One run of a batch, its output sent to its output.log, which starts with ``place`` (its
+    place in the batch): (its Outcome, whether the batch must stop: the process was
+    interrupted or told to end)."""
+    out = Path(directory)
+    if (out / RESULTS).exists():
+        return Outcome(directory), False
+    out.mkdir(parents=True, exist_ok=True)
+    with _output_to(out / OUTPUT_LOG):
+        print(place, flush=True)
+        try:
+            _run_here(protocol_path, overrides, directory)
+        except BrainsnnError as exc:
+            return Outcome(directory, str(exc), user=True), False
+        except BaseException as exc:  # reported to the sweep in one line, traceback in error.log
+            log = out / ERROR_LOG
+            log.write_text(traceback.format_exc())
+            first = (str(exc).strip().splitlines() or [""])[0]
+            message = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+            return Outcome(directory, f"{message} (see {log})"), not isinstance(exc, Exception)
+    return Outcome(directory), False
+
+
+@contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """Send this process's standard output and error (file descriptors 1 and 2, so also the
+    compiled simulation's) to ``path``, appended, for the duration."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "a") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
 
 
 def _exit_with_parent() -> None:
@@ -110,28 +164,28 @@ def _exit_with_parent() -> None:
 
         for copy in private_run_copies():  # atexit, which would remove them, won't run
             shutil.rmtree(copy, ignore_errors=True)
-        os.killpg(0, signal.SIGKILL)  # its own process group (a new session, see run_task)
+        os.killpg(0, signal.SIGKILL)  # its own process group (a new session, see run_batch)
 
     threading.Thread(target=watch, daemon=True).start()
 
 
 def main(argv: list[str]) -> int:
-    """``python -m brainsnn.sweeps.tasks SPEC_JSON ERROR_FILE``: one run; errors as JSON."""
-    spec, error_file = json.loads(argv[0]), Path(argv[1])
+    """``python -m brainsnn.sweeps.tasks SPEC_JSON OUTCOME_FILE``: a batch of runs; each run's
+    outcome is added to OUTCOME_FILE (JSON) as soon as it ends."""
+    spec, outcome_file = json.loads(argv[0]), Path(argv[1])
     _exit_with_parent()
     stop_on_sigterm()
-    try:
-        _run_here(spec["protocol"], spec["overrides"], spec["directory"])
-    except BrainsnnError as exc:
-        error_file.write_text(json.dumps({"user": True, "message": str(exc)}))
-        return 2
-    except BaseException as exc:  # reported to the sweep in one line, traceback in error.log
-        log = Path(spec["directory"]) / ERROR_LOG
-        log.write_text(traceback.format_exc())
-        first = (str(exc).strip().splitlines() or [""])[0]
-        message = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-        error_file.write_text(json.dumps({"user": False, "message": f"{message} (see {log})"}))
-        return 1
+    outcomes: list[dict] = []
+    runs = spec["runs"]
+    for number, run in enumerate(runs, start=1):
+        place = f"sweep batch: run {number} of {len(runs)} in process {os.getpid()}"
+        outcome, stop = _run_one(spec["protocol"], run["overrides"], run["directory"], place)
+        outcomes.append(dataclasses.asdict(outcome))
+        partial = outcome_file.with_suffix(".part")
+        partial.write_text(json.dumps(outcomes))
+        partial.replace(outcome_file)
+        if stop:
+            return 1
     return 0
 
 
