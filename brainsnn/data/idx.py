@@ -56,10 +56,11 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file (plain or gzip) into a native-byte-order numpy array.
+    """Read an IDX file (plain or gzip) into a native-byte-order, read-only numpy array.
 
     The array's shape is the one stored in the header, e.g. (n, 28, 28) for MNIST images
-    and (n,) for labels; the dtype follows the header's type code (0x08 -> uint8, ...).
+    and (n,) for labels; the dtype follows the header's type code (0x08 -> uint8, ...). A
+    file read again (same path, size and modification time) is not decoded again.
     Raises DataError for a missing, truncated or malformed file.
     """
     path = Path(path)
@@ -69,15 +70,17 @@ def read_idx(path: str | Path) -> np.ndarray:
         stat = None
     if stat is None:
         return _decode_idx(path)
-    return _decode_idx_cached(path.resolve(), stat.st_size, stat.st_mtime_ns).copy()
+    return _decode_idx_cached(path.resolve(), stat.st_size, stat.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=4)
 def _decode_idx_cached(path: Path, size: int, mtime_ns: int) -> np.ndarray:
-    """``_decode_idx`` remembered per file version (a sweep's runs in one process read the same
-    dataset again; decompressing F-MNIST's training images takes about 0.3 s)."""
+    """``_decode_idx`` remembered per file version, read-only (a sweep's runs in one process
+    read the same dataset again; decompressing F-MNIST's training images takes about 0.3 s)."""
     del size, mtime_ns  # part of the key only
-    return _decode_idx(path)
+    data = _decode_idx(path)
+    data.setflags(write=False)
+    return data
 
 
 def _decode_idx(path: Path) -> np.ndarray:
