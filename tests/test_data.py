@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
 from pathlib import Path
 
 import numpy as np
@@ -53,18 +52,6 @@ def test_idx_round_trip(tmp_path: Path, name: str, array: np.ndarray) -> None:
     back = read_idx(path)
     assert back.dtype == array.dtype and back.dtype.isnative
     np.testing.assert_array_equal(back, array)
-
-
-def test_idx_read_again_is_the_same_read_only_array_until_the_file_changes(tmp_path: Path):
-    path = tmp_path / "x.gz"
-    write_idx(path, np.arange(6, dtype=np.uint8))
-    first = read_idx(path)
-    assert read_idx(path) is first and not first.flags.writeable
-    with pytest.raises(ValueError, match="read-only"):
-        first[0] = 1
-    write_idx(path, np.arange(7, dtype=np.uint8))  # a new version: decoded again
-    os.utime(path, ns=(0, path.stat().st_mtime_ns + 10**9))
-    np.testing.assert_array_equal(read_idx(path), np.arange(7))
 
 
 def test_idx_ubyte_header_is_mnist_layout(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ big-endian C order. Files may be plain or gzip-compressed.
 
 from __future__ import annotations
 
-import functools
 import gzip
 import zlib
 from pathlib import Path
@@ -56,34 +55,13 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file (plain or gzip) into a native-byte-order, read-only numpy array.
+    """Read an IDX file (plain or gzip) into a native-byte-order numpy array.
 
     The array's shape is the one stored in the header, e.g. (n, 28, 28) for MNIST images
-    and (n,) for labels; the dtype follows the header's type code (0x08 -> uint8, ...). A
-    file read again (same path, size and modification time) is not decoded again.
+    and (n,) for labels; the dtype follows the header's type code (0x08 -> uint8, ...).
     Raises DataError for a missing, truncated or malformed file.
     """
     path = Path(path)
-    try:
-        stat = path.stat()
-    except OSError:
-        stat = None
-    if stat is None:
-        return _decode_idx(path)
-    return _decode_idx_cached(path.resolve(), stat.st_size, stat.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=4)
-def _decode_idx_cached(path: Path, size: int, mtime_ns: int) -> np.ndarray:
-    """``_decode_idx`` remembered per file version, read-only (a sweep's runs in one process
-    read the same dataset again; decompressing F-MNIST's training images takes about 0.3 s)."""
-    del size, mtime_ns  # part of the key only
-    data = _decode_idx(path)
-    data.setflags(write=False)
-    return data
-
-
-def _decode_idx(path: Path) -> np.ndarray:
     raw = _read_bytes(path)
     if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] not in _IDX_DTYPES:
         raise DataError(f"{path} is not an IDX file (bad magic number {raw[:4].hex() or 'empty'})")
