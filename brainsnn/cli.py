@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import yaml
@@ -14,6 +15,9 @@ from brainsnn import __version__
 from brainsnn.core.errors import BrainsnnError
 from brainsnn.core.signals import stop_on_sigterm
 from brainsnn.devices import describe_devices, device_names
+
+if TYPE_CHECKING:
+    from brainsnn.sweeps.execute import Workers
 
 PROTOCOL = click.argument("protocol", type=click.Path(dir_okay=False, path_type=Path))
 SET = click.option(
@@ -413,7 +417,7 @@ SWEEP_RESUME = click.option(
 
 
 def _sweep_overrides(
-    overrides: tuple[str, ...], device: str | None, out: str | None, pool, resume: bool
+    overrides: tuple[str, ...], device: str | None, out: str | None, pool: Workers, resume: bool
 ) -> list[str]:
     if pool.workers is not None and pool.scheduler:
         raise BrainsnnError("give either --workers (a local cluster) or --scheduler, not both")

@@ -50,11 +50,11 @@ class Task:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one run of a batch ended: finished (``message`` None), a user error, or a failure."""
+    """How one run of a batch ended: finished (``message`` None) or failed (its error in one
+    line: a user error's message, or the exception with the path of its traceback)."""
 
     directory: str
     message: str | None = None
-    user: bool = False
 
 
 def run_batch(protocol_path: str, runs: list[tuple[list[str], str]]) -> list[Outcome]:
@@ -69,7 +69,7 @@ def run_batch(protocol_path: str, runs: list[tuple[list[str], str]]) -> list[Out
     specs = [{"overrides": list(o), "directory": d} for o, d in runs]
     spec_text = json.dumps({"protocol": protocol_path, "runs": specs})
     try:
-        code = subprocess.run(
+        process = subprocess.run(
             [sys.executable, "-m", "brainsnn.sweeps.tasks", spec_text, outcome_file],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,  # each run's output goes to its own output.log
@@ -80,8 +80,9 @@ def run_batch(protocol_path: str, runs: list[tuple[list[str], str]]) -> list[Out
         text = Path(outcome_file).read_text()
     finally:
         Path(outcome_file).unlink(missing_ok=True)
+        Path(outcome_file).with_suffix(".part").unlink(missing_ok=True)
     reported = {item["directory"]: Outcome(**item) for item in json.loads(text or "[]")}
-    lost = code.stderr.strip().splitlines()[-1:] or [f"exit code {code.returncode}"]
+    lost = process.stderr.strip().splitlines()[-1:] or [f"exit code {process.returncode}"]
     return [
         reported.get(
             directory,
@@ -118,7 +119,7 @@ def _run_one(
         try:
             _run_here(protocol_path, overrides, directory)
         except BrainsnnError as exc:
-            return Outcome(directory, str(exc), user=True), False
+            return Outcome(directory, str(exc)), False
         except BaseException as exc:  # reported to the sweep in one line, traceback in error.log
             log = out / ERROR_LOG
             log.write_text(traceback.format_exc())
