@@ -2,7 +2,9 @@
 
 forward : for the same inputs, weights and thresholds, compare first-spike decisions on the whole
           test set (weights: the final weights of a results.nc, or a fresh random draw).
-training: train both from the same split, seed and initial weights; compare test accuracy.
+training: train both from the same split, seed and initial weights; compare test accuracy and
+          the last epoch's test decisions (with encoding.time_steps=exact on continuous times,
+          the oracle runs on the untouched float times).
 Both print a speed ratio measured in the same run (samples/s of brainsnn / of the oracle).
 
     python benchmarks/ncg_agreement.py forward protocols/ncg_fmnist.yaml [--weights results.nc]
@@ -102,6 +104,12 @@ def training(args: argparse.Namespace) -> None:
         f"  test accuracy: brainsnn {ours_test:.4f}, oracle {oracle_test:.4f}, "
         f"difference {100 * abs(ours_test - oracle_test):.2f} points"
     )
+    oracle_pred, _, _ = reference.predict(
+        split_times(data.test, data.time_steps), oracle.weights, oracle.theta_test,
+        protocol.network.neurons_per_class,
+    )  # fmt: skip
+    same = np.mean(ours.test_prediction.values == oracle_pred)
+    print(f"  same test decisions after the last epoch: {same:.4%}")
     print(f"  per-epoch test accuracy brainsnn {np.round(ours.test_accuracy.values, 4).tolist()}")
     print(f"  per-epoch test accuracy oracle   {np.round(oracle.test_acc, 4).tolist()}")
     print(

@@ -21,7 +21,8 @@ Workloads (``--workload``):
   (``--features DIR`` with trainset.npy / testset.npy from benchmarks/csnn_features.sh).
   brainsnn reads those files (``--set data.train_file=...``); SpikeNN gets files holding the
   same rows (brainsnn's row selection, recomputed as ``prepare_data`` does it) with the exact
-  times. brainsnn quantises them onto a 1,000-step grid; SpikeNN's are continuous.
+  times. Both keep them exact: the protocol says ``encoding.time_steps: exact`` (one step per
+  distinct spike time of a sample).
 
 How it is measured: SpikeNN logs accuracies but no timings, so every line it prints is time
 stamped as it arrives (unbuffered pipe): epoch e trains from its config line (e = 0) or the
@@ -326,8 +327,8 @@ def _dense(dataset: dict[str, Any], row: int) -> np.ndarray:
 
 
 def crosscheck_rows(protocol: Any, splits: Splits) -> None:
-    """Failure unless prepare_data gives the same labels, and the same grid steps for the first
-    rows, as the files written for SpikeNN."""
+    """Failure unless prepare_data gives the same labels, and the same grid steps (exact grid:
+    the same times) for the first rows, as the files written for SpikeNN."""
     from brainsnn.data import quantise_times
     from brainsnn.readout.data import prepare_data
 
@@ -340,8 +341,13 @@ def crosscheck_rows(protocol: Any, splits: Splits) -> None:
         if not np.array_equal(split.labels, np.asarray(dataset["labels"], dtype=np.int64)):
             raise Failure(f"csnn {name} rows differ from brainsnn's prepare_data (labels)")
         for row in range(min(3, len(split))):
-            steps = quantise_times(_dense(dataset, row), data.time_steps)
-            if not np.array_equal(steps, split.input_steps[row]):
+            times = _dense(dataset, row)
+            if data.exact_times:  # the exact grid keeps the times as stored
+                same = np.array_equal(split.times(data.time_steps)[row], times)
+            else:
+                steps = quantise_times(times, data.time_steps)
+                same = np.array_equal(steps, split.input_steps[row])
+            if not same:
                 raise Failure(f"csnn {name} row {row} differs from brainsnn's prepare_data")
 
 
@@ -744,8 +750,9 @@ def make_setup(args: argparse.Namespace, spikenn: Path) -> Setup:
             notes = [
                 f"SpikeNN config: its own {CSNN_CONFIG} with trainer.epochs = {args.epochs}; "
                 f"brainsnn: {path.relative_to(REPO)} (generated from it)",
-                "brainsnn quantises the feature times onto a 1,000-step grid (dt = T/1000); "
-                "SpikeNN uses the exact (float32) times",
+                f"brainsnn's time grid: encoding.time_steps = {protocol.encoding.time_steps} "
+                "('exact': one step per distinct spike time, the times as stored); SpikeNN uses "
+                "the exact (float32) times",
                 "brainsnn reads the whole feature files (then selects its rows), SpikeNN files "
                 "with only the selected rows: brainsnn's wall time and RSS include that",
             ]

@@ -33,14 +33,16 @@ from typing import Any
 import yaml
 
 from brainsnn.core.errors import ConfigError
+from brainsnn.readout.protocol import EXACT
 
 _REPO = Path(__file__).resolve().parent.parent
 #: Where the generated protocols live.
 PROTOCOL_ROOT = _REPO / "protocols" / "spikenn"
 #: SpikeNN's config folder (the unmodified peer beside the repository).
 SPIKENN_CONFIG_ROOT = _REPO.parent / "shared" / "peers" / "spikenn" / "config"
-#: Input steps per sample: dt = T/1000 (see the header note on g).
-TIME_STEPS = 1000
+#: Input steps per sample: the exact grid, one step per distinct spike time of a sample, so
+#: SpikeNN's continuous times are kept (see the header note on g).
+TIME_STEPS = EXACT
 EXTRACTORS = {"STDP-CSNN": "csnn", "SoftHebb-CNN": "softhebb"}  # SpikeNN folder: brainsnn name
 DATASETS = {"MNIST": "mnist", "F-MNIST": "fmnist", "CIFAR10": "cifar10", "CIFAR100": "cifar100"}
 CLASSES = {"MNIST": 10, "F-MNIST": 10, "CIFAR10": 10, "CIFAR100": 100}
@@ -454,12 +456,13 @@ def _header(imported: Imported, origin: Origin, generated: bool) -> list[str]:
         paragraphs.append("S4NN's desired times are one-sided (time_ranges = 1, SpikeNN's "
                           "use_time_ranges default, spikenn/_impl.py:241,247).")  # fmt: skip
     gap = protocol["network"]["parameters"].get("gap")
-    if gap is not None:
-        paragraphs.append(
-            f"Time grid: dt = T/{TIME_STEPS} and g = {gap:g} T, while SpikeNN's spike times are "
-            "continuous. dt ≪ g is recommended (ncg.md §11): raise encoding.time_steps, or "
-            "measure the loss against the exact oracle with benchmarks/ncg_agreement.py."
-        )
+    paragraphs.append(
+        "Time grid: exact (encoding.time_steps: exact). Each step of a sample is one of its "
+        "distinct spike times, so SpikeNN's continuous times are kept"
+        + (f" however small g (here {gap:g} T) is" if gap is not None else "")
+        + " and the run equals the event-driven oracle (protocols/README.md, 'The exact time "
+        "grid')."
+    )
     paragraphs.append(
         "SpikeNN validates on valset.npy when its folder has one; brainsnn holds out a "
         "stratified 10 % of trainset.npy (data.validation_fraction)."

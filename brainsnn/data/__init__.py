@@ -30,7 +30,7 @@ from brainsnn.data.spikingdataset import (
     write_spiking_dataset,
 )
 from brainsnn.data.spoken_digits import synthesise_spoken_digits
-from brainsnn.data.ttfs import grid_times, quantise_times, ttfs_encode
+from brainsnn.data.ttfs import grid_times, quantise_times, rank_times, ttfs_encode
 
 __all__ = [
     "DIGITS_MAX_VALUE",
@@ -53,6 +53,7 @@ __all__ = [
     "n_steps_needed",
     "open_spiking_dataset",
     "quantise_times",
+    "rank_times",
     "read_idx",
     "read_shd",
     "read_spiking_dataset",

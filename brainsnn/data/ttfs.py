@@ -55,6 +55,31 @@ def quantise_times(times: np.ndarray, steps: int) -> np.ndarray:
     return np.where(t >= 1.0, steps, k)
 
 
+def rank_times(times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Map each sample's spike times to their rank among the sample's distinct spike times.
+
+    This is the exact time grid: step k of a sample is its k-th distinct spike time, so inputs
+    with equal times share a step and every other order is kept. ``times`` (n, D) in units of T,
+    1.0 or later = silent. Returns ``(ranks, counts, distinct)``: ranks (n, D) int64 (-1 for a
+    silent input); counts (n,) distinct times per sample; distinct (counts.sum(),) float64, each
+    sample's distinct times in ascending order, sample after sample. Negative or NaN times raise
+    DataError.
+    """
+    t = np.asarray(times, dtype=np.float64).reshape(len(times), -1)
+    if np.isnan(t).any() or (t < 0).any():
+        raise DataError("spike times must be >= 0 (units of the sample duration T)")
+    order = np.argsort(t, axis=1, kind="stable")
+    ordered = np.take_along_axis(t, order, axis=1)
+    firing = ordered < 1.0  # a prefix of every row
+    first = firing.copy()  # the first input of each distinct time
+    first[:, 1:] &= ordered[:, 1:] != ordered[:, :-1]
+    ordered_ranks = np.cumsum(first, axis=1) - 1
+    ordered_ranks[~firing] = -1
+    ranks = np.empty_like(ordered_ranks)
+    np.put_along_axis(ranks, order, ordered_ranks, axis=1)
+    return ranks, first.sum(axis=1), ordered[first]
+
+
 def grid_times(step_indices: np.ndarray, steps: int) -> np.ndarray:
     """Map grid steps back to times k / steps in units of T; k >= steps (silent) -> 1.0."""
     _check_steps(steps)

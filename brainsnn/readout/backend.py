@@ -30,6 +30,7 @@ class ChunkInput:
     labels: np.ndarray
     n_valid: int
     masks: np.ndarray | None = None  # (n, N) per-sample output masks, e.g. dropout (None: zeros)
+    step_times: np.ndarray | None = None  # (n, L) time of each input step (exact time grid)
 
 
 @dataclass
@@ -130,6 +131,8 @@ class Backend:
         arrays = {net.input_steps: input_steps, net.sample_labels: layout.by_window(chunk.labels)}
         if chunk.masks is not None:
             arrays[net.sample_masks] = layout.by_window(chunk.masks)
+        if net.step_times is not None:
+            arrays[net.step_times] = self._step_time_rows(chunk.step_times)
         groups = net.groups
         values: list[tuple[b2.Group, str, object]] = [
             (groups[net.parameter_owner[name]], name, float(value))
@@ -157,6 +160,17 @@ class Backend:
             samples = min(samples, chunk.n_valid)
             values += trace_assignments(groups["outputs"], self.layout.n_outputs, neurons, samples)
         return arrays, values
+
+    def _step_time_rows(self, step_times: np.ndarray | None) -> np.ndarray:
+        """A chunk's (n, L) step times as the network's ``step_times`` rows: one per time step
+        of the chunk (window after window), one column per lane; stage steps hold 1.0."""
+        layout = self.layout
+        if step_times is None:
+            raise ValueError("this build runs on the exact time grid: the chunk needs step_times")
+        rows = np.ones((layout.chunk_size, layout.steps_per_sample))
+        rows[:, : layout.n_input_steps] = step_times
+        by_window = rows.reshape(layout.windows, layout.lanes, -1).transpose(0, 2, 1)
+        return by_window.reshape(-1, layout.lanes)
 
     def run_chunk(
         self,

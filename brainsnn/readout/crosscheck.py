@@ -24,7 +24,7 @@ OPTIONAL = ("thr_lr", "thr_anneal", "anti_a_plus", "anti_a_minus", "adaptive_lr"
 
 def split_times(split: Split, time_steps: int) -> np.ndarray:
     """Input spike times in units of T (1.0 = silent) of an encoded split, shape (n, D)."""
-    return np.where(split.input_steps >= time_steps, 1.0, split.input_steps / time_steps)
+    return split.times(time_steps)
 
 
 def oracle_params(protocol: Experiment, n_classes: int) -> reference.ReadoutParams:

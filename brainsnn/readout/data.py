@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -25,25 +25,61 @@ from brainsnn.data import (
     load_idx_dataset,
     open_spiking_dataset,
     quantise_times,
+    rank_times,
     ttfs_encode,
 )
-from brainsnn.readout.protocol import DataSection, Protocol
+from brainsnn.readout.protocol import EXACT, DataSection, Protocol
 
 IMAGE_MAX = {"digits": 16, "idx": 255}
-#: Input steps per sample for continuous (feature-file) times when the protocol does not say.
-DEFAULT_FEATURE_STEPS = 1000
+#: Input steps per sample when the protocol does not say: lossless for every source (images
+#: have one step per intensity level, feature files' continuous times keep the exact grid).
+DEFAULT_TIME_STEPS: dict[str, int | str] = {**IMAGE_MAX, "spikingdataset": EXACT}
+
+
+@dataclass
+class StepTimes:
+    """The exact time of every step of every sample (``encoding.time_steps: exact``).
+
+    Sample s's distinct spike times, ascending, are ``values[offsets[s]:offsets[s + 1]]``
+    (units of T): its inputs of rank k fire at step k, at time ``values[offsets[s] + k]``.
+    """
+
+    offsets: np.ndarray  # (n + 1,) int64
+    values: np.ndarray  # float32 where that is exact, else float64
+
+    def rows(self, start: int, stop: int) -> StepTimes:
+        """The samples start to stop - 1."""
+        offsets = self.offsets[start : stop + 1]
+        return StepTimes(offsets - offsets[0], self.values[offsets[0] : offsets[-1]])
+
+    def table(self, steps: int) -> np.ndarray:
+        """(n, steps) time of each step of each sample; steps without a spike time hold 1.0."""
+        counts = np.diff(self.offsets)
+        table = np.ones((len(counts), steps))
+        table[np.arange(steps) < counts[:, None]] = self.values
+        return table
 
 
 @dataclass
 class Split:
     """Encoded samples: input spike steps (n, D) (a compact integer type, ``steps`` = silent);
-    labels (n,) int64."""
+    labels (n,) int64; on the exact time grid, the time of each step (``step_times``)."""
 
     input_steps: np.ndarray
     labels: np.ndarray
+    step_times: StepTimes | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def times(self, steps: int) -> np.ndarray:
+        """(n, D) input spike times in units of T (1.0 = silent) on a grid of ``steps``."""
+        silent = self.input_steps >= steps
+        if self.step_times is None:
+            return np.where(silent, 1.0, self.input_steps / steps)
+        values = np.append(self.step_times.values.astype(np.float64), 1.0)  # the last: silent
+        at = self.step_times.offsets[:-1, None] + self.input_steps
+        return values[np.where(silent, len(values) - 1, at)]
 
 
 @dataclass
@@ -55,6 +91,7 @@ class PreparedData:
     test: Split
     n_classes: int
     time_steps: int
+    exact_times: bool = False  # time_steps: exact (each split's step_times)
 
     @property
     def n_inputs(self) -> int:
@@ -79,7 +116,6 @@ class SampleSource(NamedTuple):
 
     open_train: Opener
     open_test: Opener
-    default_steps: int
     to_times: Callable[[np.ndarray], np.ndarray]
 
 
@@ -94,12 +130,10 @@ def _sample_source(protocol: Protocol) -> SampleSource:
     if data.source == "digits":
         images, labels = load_digits_dataset()
         train, test = stratified_split(labels, data.test_fraction, data.split_seed)
-        digits = IMAGE_MAX["digits"]
-        encode = partial(ttfs_encode, max_value=digits)
+        encode = partial(ttfs_encode, max_value=IMAGE_MAX["digits"])
         return SampleSource(
             lambda: (images[train], labels[train]),
             lambda: (images[test], labels[test]),
-            digits,
             encode,
         )
     if data.source == "idx":
@@ -110,7 +144,6 @@ def _sample_source(protocol: Protocol) -> SampleSource:
         return SampleSource(
             partial(load_idx_dataset, directory, "train", hint=data.hint),
             partial(load_idx_dataset, directory, "test", hint=data.hint),
-            IMAGE_MAX["idx"],
             encode,
         )
     if not data.train_file or not data.test_file:
@@ -123,7 +156,6 @@ def _sample_source(protocol: Protocol) -> SampleSource:
     return SampleSource(
         partial(_open_features, data.train_file, data.hint),
         partial(_open_features, data.test_file, data.hint),
-        DEFAULT_FEATURE_STEPS,
         spike_times_as_given,
     )
 
@@ -147,8 +179,24 @@ def grid_dtype(steps: int) -> np.dtype:
     return np.dtype(np.int16 if steps <= np.iinfo(np.int16).max else np.int32)
 
 
+def _time_blocks(
+    samples: Samples, rows: np.ndarray, to_times: Callable[[np.ndarray], np.ndarray], release: bool
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(position in ``rows``, spike times) of ``samples[rows]``, a block at a time. With
+    ``release``, sparse feature-file samples are forgotten once used, their memory handed back."""
+    width = int(np.prod(samples.shape[1:]))
+    block_rows = max(1, ENCODE_BLOCK // width)
+    for number, start in enumerate(range(0, len(rows), block_rows)):
+        block = rows[start : start + block_rows]
+        yield start, to_times(samples[block])
+        if release and isinstance(samples, SparseSpikeTimes):
+            samples.release(block)
+            if number % TRIM_EVERY == TRIM_EVERY - 1:
+                return_freed_memory()
+
+
 def encode_rows(
-    samples: np.ndarray,
+    samples: Samples,
     rows: np.ndarray,
     steps: int,
     to_times: Callable[[np.ndarray], np.ndarray] = spike_times_as_given,
@@ -163,32 +211,75 @@ def encode_rows(
     """
     width = int(np.prod(samples.shape[1:]))
     encoded = np.empty((len(rows), width), dtype=grid_dtype(steps))
-    block_rows = max(1, ENCODE_BLOCK // width)
-    for number, start in enumerate(range(0, len(rows), block_rows)):
-        block = rows[start : start + block_rows]
-        encoded[start : start + len(block)] = quantise_times(to_times(samples[block]), steps)
-        if release and isinstance(samples, SparseSpikeTimes):
-            samples.release(block)
-            if number % TRIM_EVERY == TRIM_EVERY - 1:
-                return_freed_memory()
+    for start, times in _time_blocks(samples, rows, to_times, release):
+        encoded[start : start + len(times)] = quantise_times(times, steps)
     return encoded
+
+
+def encode_rows_exact(
+    samples: Samples,
+    rows: np.ndarray,
+    to_times: Callable[[np.ndarray], np.ndarray] = spike_times_as_given,
+    release: bool = False,
+) -> Split:
+    """The exact time grid of ``samples[rows]`` (see ``rank_times``), block by block: a split
+    without labels whose silent inputs hold -1 until the number of steps is known
+    (``set_silent_step``)."""
+    width = int(np.prod(samples.shape[1:]))
+    ranks = np.empty((len(rows), width), dtype=grid_dtype(width))
+    counts = np.empty(len(rows), dtype=np.int64)
+    distinct = []
+    for start, times in _time_blocks(samples, rows, to_times, release):
+        block_ranks, counts[start : start + len(times)], values = rank_times(times)
+        ranks[start : start + len(times)] = block_ranks
+        distinct.append(_compact(values))
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    values = np.concatenate(distinct) if distinct else np.empty(0)  # float64 if any block is
+    return Split(ranks, np.empty(0, dtype=np.int64), StepTimes(offsets, values))
+
+
+def _compact(values: np.ndarray) -> np.ndarray:
+    """float32 where that holds every value exactly (feature files store float32 times), else
+    the float64 values: half the memory, nothing lost."""
+    single = values.astype(np.float32)
+    return single if np.array_equal(single, values) else values
+
+
+def set_silent_step(input_steps: np.ndarray, steps: int) -> None:
+    """Replace the -1 of silent inputs by ``steps``, in place, a block of rows at a time."""
+    block_rows = max(1, ENCODE_BLOCK // max(1, input_steps.shape[1]))
+    for start in range(0, len(input_steps), block_rows):
+        block = input_steps[start : start + block_rows]
+        block[block < 0] = steps
+
+
+def time_steps(protocol: Protocol) -> int | str:
+    """The protocol's ``encoding.time_steps``, or its data source's lossless default."""
+    return protocol.encoding.time_steps or DEFAULT_TIME_STEPS[protocol.data.source]
 
 
 def prepare_data(protocol: Protocol) -> PreparedData:
     """Load, split (stratified) and encode the protocol's data on the input time grid.
 
     The training file is encoded and let go before the test file is read. Input steps are
-    stored compactly (``grid_dtype``).
+    stored compactly (``grid_dtype``). With ``encoding.time_steps: exact``, step k of a sample
+    is its k-th distinct spike time, and the number of steps is the largest count of distinct
+    times of any sample of any split.
     """
     source = _sample_source(protocol)
     data = protocol.data
     train_samples, train_y = source.open_train()  # missing data fails before anything else
-    steps = protocol.encoding.time_steps or source.default_steps
+    chosen = time_steps(protocol)
+    exact = chosen == EXACT
+    steps = 0 if exact else int(chosen)
 
-    def encode(samples: Samples, rows: np.ndarray) -> np.ndarray:
+    def encode(samples: Samples, rows: np.ndarray) -> Split:
         if len(rows) == 0:
             raise DataError("a data split is empty: use more samples or a smaller fraction")
-        return encode_rows(samples, rows, steps, source.to_times, release=True)
+        if exact:
+            return encode_rows_exact(samples, rows, source.to_times, release=True)
+        encoded = encode_rows(samples, rows, steps, source.to_times, release=True)
+        return Split(encoded, np.empty(0, dtype=np.int64))
 
     check_split("training", train_samples, train_y)
     train_shape = train_samples.shape[1:]
@@ -197,32 +288,30 @@ def prepare_data(protocol: Protocol) -> PreparedData:
     fit = np.arange(len(train_rows))
     if not data.validation_file:
         fit, val = _validation_split(train_y[train_rows], data)
-    fit_steps = encode(train_samples, train_rows[fit])
+    train_split = encode(train_samples, train_rows[fit])
     if val is not None:
-        val_steps, val_y = encode(train_samples, train_rows[val]), train_y[train_rows[val]]
+        validation_split, val_y = encode(train_samples, train_rows[val]), train_y[train_rows[val]]
     del train_samples
     if val is None:
         val_samples, val_y = _open_features(data.validation_file, data.hint)
         check_split("validation", val_samples, val_y)
         check_same_shape(train_shape, val_samples.shape[1:])
-        val_steps = encode(val_samples, np.arange(len(val_y)))
+        validation_split = encode(val_samples, np.arange(len(val_y)))
         del val_samples
     test_samples, test_y = source.open_test()
     check_split("test", test_samples, test_y)
     check_same_shape(train_shape, test_samples.shape[1:])
     test_rows = stratified_subset(test_y, data.test_subset, data.split_seed)
-    test_steps = encode(test_samples, test_rows)
+    test_split = encode(test_samples, test_rows)
     del test_samples
     classes = np.unique(np.concatenate([train_y[train_rows], val_y, test_y[test_rows]]))
-    remap = np.searchsorted(classes, np.arange(classes.max() + 1))
-
-    def labels(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return remap[values[rows]].astype(np.int64)
-
-    return PreparedData(
-        Split(fit_steps, labels(train_y, train_rows[fit])),
-        Split(val_steps, labels(val_y, np.arange(len(val_y)))),
-        Split(test_steps, labels(test_y, test_rows)),
-        len(classes),
-        steps,
-    )
+    remap = np.searchsorted(classes, np.arange(classes.max() + 1)).astype(np.int64)
+    train_split.labels = remap[train_y[train_rows[fit]]]
+    validation_split.labels = remap[val_y]
+    test_split.labels = remap[test_y[test_rows]]
+    splits = (train_split, validation_split, test_split)
+    if exact:
+        steps = max(1, *(int(np.diff(s.step_times.offsets).max(initial=0)) for s in splits))
+        for split in splits:
+            set_silent_step(split.input_steps, steps)
+    return PreparedData(*splits, len(classes), steps, exact_times=exact)

@@ -8,13 +8,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import brian2 as b2
 import numpy as np
 import xarray as xr
 
 from brainsnn.core.builds import build_root
 from brainsnn.core.checkpoint import CHECKPOINT
-from brainsnn.core.errors import BrainsnnError
+from brainsnn.core.errors import BrainsnnError, ConfigError
 from brainsnn.core.experiment import Experiment
+from brainsnn.core.modellib import ComposedGroup
 from brainsnn.core.modelset import ModelSet
 from brainsnn.core.provenance import basic_provenance
 from brainsnn.core.results import make_dataset, trace_values, with_trace_coordinates, write_atomic
@@ -42,6 +44,8 @@ def build_layout(experiment: Experiment, data: PreparedData) -> ReadoutLayout:
         raise BrainsnnError("network.nontarget_per_class must be smaller than neurons_per_class")
     texts = experiment.resolved.texts
     duration = resolve_duration(protocol)
+    if data.exact_times:
+        check_exact_grid(experiment.resolved.composed["outputs"])
     traces = protocol.recording.traces
     n_outputs = data.n_classes * network.neurons_per_class
     return ReadoutLayout(
@@ -54,7 +58,21 @@ def build_layout(experiment: Experiment, data: PreparedData) -> ReadoutLayout:
         sample_duration_s=duration,
         model_texts=texts,
         trace_variables=traces.checked_variables(n_outputs) if traces else (),
+        exact_times=data.exact_times,
     )
+
+
+def check_exact_grid(outputs: ComposedGroup) -> None:
+    """Refuse output neurons with differential equations on the exact time grid, whose steps
+    are spike times rather than equal intervals of dt."""
+    continuous = ", ".join(sorted(b2.Equations("\n".join(outputs.equations)).diff_eq_names))
+    if continuous:
+        raise ConfigError(
+            "encoding.time_steps: exact steps from one input spike time to the next, so dt is "
+            f"not a fixed interval there; the output neurons integrate {continuous} over time "
+            "(a leaky model). Use a non-leaky neuron such as neurons/if_single_spike, or a "
+            "number of time steps"
+        )
 
 
 def evaluation_layout(
@@ -96,7 +114,9 @@ def _provenance(
         "mean_train_samples_per_second": float(np.mean(speeds)) if speeds else 0.0,
         **_image_attrs(protocol, layout.n_inputs),
         "time_steps_per_sample": layout.n_input_steps,
-        "dt_in_units_of_T": 1.0 / layout.n_input_steps,
+        "exact_time_grid": int(layout.exact_times),
+        # on the exact grid a step lasts from one input spike time to the next: no dt
+        **({} if layout.exact_times else {"dt_in_units_of_T": 1.0 / layout.n_input_steps}),
         "models": ", ".join(protocol.network.models),
     }
 

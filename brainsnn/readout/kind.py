@@ -14,7 +14,7 @@ from brainsnn.core.experiment import (
     model_files_summary,
     show_with_parameters,
 )
-from brainsnn.readout.protocol import Protocol
+from brainsnn.readout.protocol import EXACT, Protocol
 from brainsnn.readout.resolve import resolve_readout
 from brainsnn.readout.results import READOUT_VARIABLES
 
@@ -32,24 +32,30 @@ def _report(experiment: Experiment, data: xr.Dataset, directory: Path) -> list[s
 def _check(experiment: Experiment) -> None:
     """Build a two-input, two-class version of the network and let Brian2 check its code."""
     from brainsnn.engine.check import check_network
-    from brainsnn.readout.experiment import resolve_duration
+    from brainsnn.readout.data import time_steps
+    from brainsnn.readout.experiment import check_exact_grid, resolve_duration
     from brainsnn.readout.layout import ReadoutLayout
     from brainsnn.readout.network import build_network
 
     protocol, models = experiment.protocol, experiment.resolved
     traces = protocol.recording.traces
+    steps = time_steps(protocol)
+    exact = steps == EXACT
     layout = ReadoutLayout(
         n_inputs=2,
         n_classes=2,
         neurons_per_class=protocol.network.neurons_per_class,
         n_nontarget=protocol.network.nontarget_per_class,
-        n_input_steps=protocol.encoding.time_steps or 16,
+        n_input_steps=16 if exact else int(steps),
         chunk_size=1,
         sample_duration_s=resolve_duration(protocol),
         model_texts=models.texts,
         trace_variables=(traces.potential, traces.threshold) if traces else (),
+        exact_times=exact,
     )
     composed = dict(models.composed)
+    if exact:
+        check_exact_grid(composed["outputs"])
     check_network(lambda: build_network(layout, composed), experiment.source.path)
 
 

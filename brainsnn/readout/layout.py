@@ -23,7 +23,8 @@ class ReadoutLayout:
     """Structure of a readout network; two runs with equal layouts share one compiled build.
 
     Times are in units of the sample duration T: the input window has ``n_input_steps`` steps of
-    T/n_input_steps each, then one step per stage.
+    T/n_input_steps each, then one step per stage. With ``exact_times``, step k of a sample is
+    instead its k-th distinct input spike time, handed in with the chunk.
 
     ``lanes`` independent copies of the network run side by side in one build: sample s of a
     chunk goes to lane s % lanes in sample window s // lanes, so a chunk of ``chunk_size``
@@ -41,6 +42,7 @@ class ReadoutLayout:
     model_texts: tuple[tuple[str, str], ...]  # (model name, file text): a change means a rebuild
     trace_variables: tuple[str, ...] = ()  # output variables recorded every step when traced
     lanes: int = 1  # copies of the network side by side, one sample each per window
+    exact_times: bool = False  # step k of a sample is its k-th distinct spike time (step_times)
 
     def __post_init__(self) -> None:
         if self.lanes < 1 or self.chunk_size % self.lanes:

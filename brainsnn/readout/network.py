@@ -30,9 +30,23 @@ b2.BrianLogger.suppress_name("brian2.input.timedarray")
 CLOCK_EQUATIONS = """
 sample_step = timestep(t, dt) % steps_per_sample : integer
 sample_index = timestep(t, dt) // steps_per_sample : integer
-sample_time = 1.0 * sample_step / n_input_steps : 1
 learning : 1 (shared)
+lane : integer (constant)
 """
+#: The time of the current step (units of T): on a uniform grid, step k is at k / L; on the
+#: exact grid, each sample's step times are handed in with its chunk (``step_times``).
+SAMPLE_TIME = {
+    False: "sample_time = 1.0 * sample_step / n_input_steps : 1\n",
+    True: "sample_time = step_times(t, lane) : 1\n",
+}
+#: An input's step in the current sample (the engine's ``input_steps``) and its time.
+INPUT_STEP = (
+    "input_step = int(floor(input_steps(sample_index * sample_window, i) + 0.5)) : integer\n"
+)
+INPUT_TIME = {
+    False: "input_time = 1.0 * input_step / n_input_steps : 1\n",
+    True: "input_time = step_times(sample_index * sample_window + input_step * dt, lane) : 1\n",
+}
 OUTPUT_EQUATIONS = """
 idx : integer (constant)
 class_id : integer (constant)
@@ -40,9 +54,8 @@ pos_in_class : integer (constant)
 label : integer
 is_target = int(class_id == label and pos_in_class >= n_nontarget) : integer
 record_outputs : 1 (shared)
-lane : integer (constant)
 """
-LAYER_EQUATIONS = "label : integer\nlane : integer (constant)\n"
+LAYER_EQUATIONS = "label : integer\n"
 LOAD_LABEL = "label = int(floor(sample_labels(sample_index * sample_window, lane) + 0.5))"
 #: Scheduling order inside the 'start' slot: detect events, then run layer code, then neuron code.
 ORDER = {"detect": 0, "layer": 1, "inputs": 2, "outputs": 2}
@@ -67,14 +80,17 @@ class ReadoutNetwork:
     parameter_owner: dict[str, str] = field(default_factory=dict)  # parameter -> role
     seed_variable: tuple[b2.Group, str] | None = None  # deterministic: no random numbers
     input_spikes: ChunkSpikes | None = None  # event-driven inputs (spike_steps: input_steps)
+    step_times: b2.TimedArray | None = None  # exact time grid: (windows x steps, lanes) times
 
 
-def _equations(role: str, group: ComposedGroup, traced: bool) -> str:
+def _equations(role: str, group: ComposedGroup, layout: ReadoutLayout) -> str:
+    clock = CLOCK_EQUATIONS + SAMPLE_TIME[layout.exact_times]
+    traces = TRACE_EQUATIONS if layout.trace_variables else ""
     engine = {
-        "inputs": CLOCK_EQUATIONS,
-        "outputs": CLOCK_EQUATIONS + OUTPUT_EQUATIONS + (TRACE_EQUATIONS if traced else ""),
-        "layer": CLOCK_EQUATIONS + LAYER_EQUATIONS,
-    }.get(role, "")
+        "inputs": clock + INPUT_STEP + INPUT_TIME[layout.exact_times],
+        "outputs": clock + OUTPUT_EQUATIONS + traces,
+        "layer": clock + LAYER_EQUATIONS,
+    }[role]
     return engine + "\n".join(group.equations) + "\n" + parameter_equations(group)
 
 
@@ -115,7 +131,7 @@ def _neuron_group(
         kwargs["reset"] = "\n".join(group.reset)
     neurons = b2.NeuronGroup(
         size * layout.lanes,
-        _equations(role, group, bool(layout.trace_variables)),
+        _equations(role, group, layout),
         events=events,
         clock=clock,
         method=group.method,
@@ -200,6 +216,10 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
     sample_masks = b2.TimedArray(
         np.zeros((windows, lanes * layout.n_outputs)), dt=window, name="sample_masks"
     )
+    step_times = None
+    if layout.exact_times:
+        times = np.ones((windows * steps, lanes))
+        step_times = b2.TimedArray(times, dt=clock.dt, name="step_times")
     pathway_stages = {
         stage
         for role in ("lateral", "report_link", "feedforward")
@@ -241,6 +261,7 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
     output_lane = layout.lane_of(len(outputs))
     outputs.lane = output_lane
     groups["layer"].lane = np.arange(lanes)
+    groups["inputs"].lane = layout.lane_of(len(groups["inputs"]))
     link_layer_variables(
         outputs, groups["layer"], "\n".join(composed["outputs"].equations), output_lane
     )
@@ -273,6 +294,8 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
         "neurons_per_class": layout.neurons_per_class,
         "n_nontarget": layout.n_nontarget,
     }
+    if step_times is not None:
+        namespace["step_times"] = step_times
     extra = [input_spikes] if input_spikes is not None else []
     network = b2.Network(*groups.values(), *extra, *monitors.values(), name="readout")
     return ReadoutNetwork(
@@ -288,4 +311,5 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
             name: role for role, group in composed.items() for name in group.parameters
         },
         input_spikes=input_spikes,
+        step_times=step_times,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -10,6 +10,8 @@ from brainsnn.core.protocol import OutputSection, Section, TraceSection, sweep_f
 from brainsnn.core.units import check_duration
 from brainsnn.devices.section import DeviceSection
 
+#: ``encoding.time_steps`` value of the exact time grid (see brainsnn.data.rank_times).
+EXACT = "exact"
 DEFAULT_MODELS = [
     "inputs/ttfs",
     "neurons/if_single_spike",
@@ -85,12 +87,14 @@ class EncodingSection(Section):
     """How samples become input spikes."""
 
     method: Literal["ttfs"] = Field("ttfs", description="time-to-first-spike: t = 1 - x/x_max")
-    time_steps: int | None = Field(
+    time_steps: Annotated[int, Field(gt=0)] | Literal["exact"] | None = Field(
         None,
-        gt=0,
         description="input steps L per sample window; "
-        "default: the number of intensity levels for images (16 for "
-        "digits, 255 for IDX: lossless), 1000 for spikingdataset files",
+        "'exact': step k of a sample is its k-th distinct spike time, so continuous "
+        "times are kept exactly (L = the most distinct times of any sample; needs a "
+        "neuron without time-continuous dynamics, e.g. neurons/if_single_spike); "
+        "default, lossless: the number of intensity levels for images (16 for digits, "
+        "255 for IDX), 'exact' for spikingdataset files",
     )
     sample_duration: str = Field(
         "10 ms",
@@ -98,6 +102,14 @@ class EncodingSection(Section):
         "(dt = T/L); each sample then takes 5 more steps for its "
         "per-sample stages",
     )
+
+    @field_validator("time_steps", mode="before")
+    @classmethod
+    def _is_count_or_exact(cls, value: object) -> object:
+        counts = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        if value is not None and value != EXACT and not counts:
+            raise ValueError(f"must be a positive integer or '{EXACT}', got {value!r}")
+        return value
 
     @field_validator("sample_duration")
     @classmethod

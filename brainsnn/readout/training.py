@@ -102,17 +102,23 @@ def chunks(
     split: Split, chunk_size: int, padding_steps: int, first: int = 0
 ) -> Iterator[ChunkInput]:
     """Cut a split into fixed-size chunks, from chunk ``first`` on, one at a time (input steps
-    in the split's own integer type); the last is padded with silent, unlabelled samples."""
+    in the split's own integer type, and on the exact grid each step's time); the last is
+    padded with silent, unlabelled samples. ``padding_steps`` = L, the silent step."""
     for start in range(first * chunk_size, len(split), chunk_size):
         steps = split.input_steps[start : start + chunk_size]
         labels = split.labels[start : start + chunk_size]
         n_valid = len(labels)
+        step_times = None
+        if split.step_times is not None:  # padding samples: no spike times (1.0)
+            step_times = np.ones((chunk_size, padding_steps))
+            rows = split.step_times.rows(start, start + n_valid)
+            step_times[:n_valid] = rows.table(padding_steps)
         if n_valid < chunk_size:
             pad = chunk_size - n_valid
             silent = np.full((pad, steps.shape[1]), padding_steps, dtype=steps.dtype)
             steps = np.vstack([steps, silent])
             labels = np.concatenate([labels, np.full(pad, -1)])
-        yield ChunkInput(steps, labels, n_valid)
+        yield ChunkInput(steps, labels, n_valid, step_times=step_times)
 
 
 class ReadoutTrainer:
