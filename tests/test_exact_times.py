@@ -131,21 +131,20 @@ def test_a_uniform_grid_would_have_trained_differently(continuous_features, buil
 
 
 def test_digits_on_the_exact_grid_equal_their_lossless_uniform_grid(tmp_path, build_root):
-    """Digits have 16 intensity levels: the exact grid and 16 uniform steps give one run."""
+    """Digits have 16 intensity levels: the exact grid and 16 uniform steps give one run, also
+    when the test pass runs 3 samples side by side (lanes: each its own step times)."""
     runs = {}
-    for steps in ("exact", "16"):
+    for name, steps, lanes in (("exact", "exact", 1), ("16", "16", 1), ("lanes", "exact", 3)):
         protocol = load_protocol(ROOT / "protocols" / "ncg_digits.yaml", [
             "data.train_subset=120", "data.test_subset=40", "training.chunk_size=40",
             "training.max_epochs=1", f"encoding.time_steps={steps}", "device.name=runtime",
-            f"device.build_dir={build_root}",
+            f"training.evaluation_lanes={lanes}", f"device.build_dir={build_root}",
         ])  # fmt: skip
-        runs[steps] = run_protocol(protocol, out=str(tmp_path / steps), show_progress=False).dataset
+        runs[name] = run_protocol(protocol, out=str(tmp_path / name), show_progress=False).dataset
     assert runs["exact"].attrs["exact_time_grid"] == 1 and runs["16"].attrs["exact_time_grid"] == 0
-    np.testing.assert_array_equal(runs["exact"].test_prediction, runs["16"].test_prediction)
-    np.testing.assert_array_equal(runs["exact"].weights, runs["16"].weights)
-    np.testing.assert_array_equal(
-        runs["exact"].test_first_spike_time, runs["16"].test_first_spike_time
-    )
+    for name in ("exact", "lanes"):
+        for variable in ("test_prediction", "weights", "test_first_spike_time", "test_potential"):
+            np.testing.assert_array_equal(runs[name][variable], runs["16"][variable])
 
 
 @pytest.mark.parametrize("command", ["run", "validate"])
