@@ -1,9 +1,12 @@
 """What flooring continuous spike times onto brainsnn's time grid costs, by the exact oracle.
 
-SpikeNN simulates continuous (float) input times; brainsnn floors each time onto a grid of
-``encoding.time_steps`` = L steps per sample (``brainsnn.data.quantise_times``) and is then
-equal to the exact event-driven NumPy oracle run on those floored times (tests/test_rules.py). So
-the oracle on exact times stands for SpikeNN, and the oracle on floored times for brainsnn.
+SpikeNN simulates continuous (float) input times. brainsnn keeps them on its exact grid
+(``encoding.time_steps: exact``, the default for feature files; tests/test_exact_times.py and
+benchmarks/ncg_agreement.py show it equals the oracle on the float times). With a number,
+``encoding.time_steps = L``, it floors each time onto L steps per sample
+(``brainsnn.data.quantise_times``) and is then equal to the oracle run on those floored times
+(tests/test_rules.py). This script measures what that uniform grid costs: the oracle on exact
+times stands for SpikeNN (and the exact grid), the oracle on floored times for a uniform grid.
 
 For each gap g and each L, both are trained from the same initial weights, in the same order,
 for the same epochs (no early stopping), with a protocol's other values. Printed per row: test
