@@ -39,10 +39,10 @@ SAMPLE_TIME = {
     False: "sample_time = 1.0 * sample_step / n_input_steps : 1\n",
     True: "sample_time = step_times(t, lane) : 1\n",
 }
-#: An input's step in the current sample (the engine's ``input_steps``) and its time.
-INPUT_STEP = (
-    "input_step = int(floor(input_steps(sample_index * sample_window, i) + 0.5)) : integer\n"
-)
+#: An input's step in the current sample (the engine's ``input_steps``), stored once per sample
+#: at sample_start before the model's code (one TimedArray read), and its time.
+INPUT_STEP = "input_step : integer\n"
+LOAD_INPUT_STEP = "input_step = int(floor(input_steps(sample_index * sample_window, i) + 0.5))"
 INPUT_TIME = {
     False: "input_time = 1.0 * input_step / n_input_steps : 1\n",
     True: "input_time = step_times(sample_index * sample_window + input_step * dt, lane) : 1\n",
@@ -122,9 +122,9 @@ def _neuron_group(
 ) -> b2.NeuronGroup:
     events = _stage_events(role, layout, group, extra_stages)
     codes = {stage: list(group.codes.get(stage, [])) for stage in events}
-    if role in ("outputs", "layer"):
-        events.setdefault("sample_start", "sample_step == 0")
-        codes["sample_start"] = [LOAD_LABEL, *group.codes.get("sample_start", [])]
+    load = {"outputs": LOAD_LABEL, "layer": LOAD_LABEL, "inputs": LOAD_INPUT_STEP}[role]
+    events.setdefault("sample_start", "sample_step == 0")
+    codes["sample_start"] = [load, *group.codes.get("sample_start", [])]
     kwargs = {}
     if group.threshold is not None:
         kwargs["threshold"] = group.threshold
