@@ -15,6 +15,7 @@ from brainsnn.engine.records import per_sample
 from brainsnn.engine.spike_lists import chunk_spike_list
 from brainsnn.engine.state import persistent_variables, state_key
 from brainsnn.engine.traces import TraceRecord, read_trace, trace_assignments
+from brainsnn.readout.data import StepTimes
 from brainsnn.readout.layout import ReadoutLayout
 from brainsnn.readout.network import ReadoutNetwork, build_network
 
@@ -30,7 +31,7 @@ class ChunkInput:
     labels: np.ndarray
     n_valid: int
     masks: np.ndarray | None = None  # (n, N) per-sample output masks, e.g. dropout (None: zeros)
-    step_times: np.ndarray | None = None  # (n, L) time of each input step (exact time grid)
+    step_times: StepTimes | None = None  # the valid samples' step times (exact time grid)
 
 
 @dataclass
@@ -161,14 +162,14 @@ class Backend:
             values += trace_assignments(groups["outputs"], self.layout.n_outputs, neurons, samples)
         return arrays, values
 
-    def _step_time_rows(self, step_times: np.ndarray | None) -> np.ndarray:
-        """A chunk's (n, L) step times as the network's ``step_times`` rows: one per time step
-        of the chunk (window after window), one column per lane; stage steps hold 1.0."""
+    def _step_time_rows(self, step_times: StepTimes | None) -> np.ndarray:
+        """A chunk's step times as the network's ``step_times`` rows: one per time step of the
+        chunk (window after window), one column per lane; stage steps and padding samples hold
+        1.0."""
         layout = self.layout
         if step_times is None:
             raise ValueError("this build runs on the exact time grid: the chunk needs step_times")
-        rows = np.ones((layout.chunk_size, layout.steps_per_sample))
-        rows[:, : layout.n_input_steps] = step_times
+        rows = step_times.table(layout.steps_per_sample, samples=layout.chunk_size)
         by_window = rows.reshape(layout.windows, layout.lanes, -1).transpose(0, 2, 1)
         return by_window.reshape(-1, layout.lanes)
 

@@ -52,11 +52,12 @@ class StepTimes:
         offsets = self.offsets[start : stop + 1]
         return StepTimes(offsets - offsets[0], self.values[offsets[0] : offsets[-1]])
 
-    def table(self, steps: int) -> np.ndarray:
-        """(n, steps) time of each step of each sample; steps without a spike time hold 1.0."""
+    def table(self, steps: int, samples: int | None = None) -> np.ndarray:
+        """(samples, steps) time of each step of each sample (default: all n samples); steps
+        without a spike time, and rows past the n-th sample, hold 1.0."""
         counts = np.diff(self.offsets)
-        table = np.ones((len(counts), steps))
-        table[np.arange(steps) < counts[:, None]] = self.values
+        table = np.ones((len(counts) if samples is None else samples, steps))
+        table[: len(counts)][np.arange(steps) < counts[:, None]] = self.values
         return table
 
 

@@ -109,10 +109,8 @@ def chunks(
         labels = split.labels[start : start + chunk_size]
         n_valid = len(labels)
         step_times = None
-        if split.step_times is not None:  # padding samples: no spike times (1.0)
-            step_times = np.ones((chunk_size, padding_steps))
-            rows = split.step_times.rows(start, start + n_valid)
-            step_times[:n_valid] = rows.table(padding_steps)
+        if split.step_times is not None:
+            step_times = split.step_times.rows(start, start + n_valid)
         if n_valid < chunk_size:
             pad = chunk_size - n_valid
             silent = np.full((pad, steps.shape[1]), padding_steps, dtype=steps.dtype)
