@@ -7,6 +7,10 @@ JAX compilation, excluded when there are more epochs) and the ratio LIF / SPSN o
 The SPSN paper measured 252.2 s vs 5.5 s per epoch (46x) on its GPU.
 
     python benchmarks/spsn_vs_lif.py [--protocol P] [--set key=value ...] [--only NAME ...]
+
+Long comparisons (the paper trains 200 epochs) survive an interruption: ``--resume DIR`` (the
+directory the first run printed, OUT/<start time>) continues each variant after its last
+completed epoch, with the same --set and --only, and finished variants are only evaluated again.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from brainsnn.core.checkpoint import CHECKPOINT
 from brainsnn.core.errors import BrainsnnError
 from brainsnn.gradient.experiment import run_gradient_protocol
 from brainsnn.protocol import load_protocol
@@ -67,18 +72,25 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--set", action="append", default=[], dest="overrides")
     parser.add_argument("--only", action="append", default=[], help="run only these variants")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue the comparison in DIR (OUT/<start time> of an interrupted run)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     layers = len(load_protocol(args.protocol, args.overrides).network.hidden)
     rows = {}
-    started = time.strftime("%Y%m%d-%H%M%S")
+    root = args.resume or args.out / time.strftime("%Y%m%d-%H%M%S")
     for name, overrides in variants(layers).items():
         if args.only and name not in args.only:
             continue
         protocol = load_protocol(args.protocol, [*args.overrides, *overrides])
-        directory = args.out / started / name
-        print(f"--- {name}: {directory}", flush=True)
-        data = run_gradient_protocol(protocol, directory, show_progress=False)
+        directory = root / name
+        resume = args.resume is not None and (directory / CHECKPOINT).exists()
+        print(f"--- {name}: {directory}{' (resumed)' if resume else ''}", flush=True)
+        data = run_gradient_protocol(protocol, directory, resume=resume, show_progress=False)
         seconds = data.epoch_train_seconds.values
         rows[name] = {
             "accuracy": float(data.test_accuracy[0]),
