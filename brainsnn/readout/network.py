@@ -57,6 +57,8 @@ record_outputs : 1 (shared)
 """
 LAYER_EQUATIONS = "label : integer\n"
 LOAD_LABEL = "label = int(floor(sample_labels(sample_index * sample_window, lane) + 0.5))"
+#: What the engine loads for each group at sample_start, before the model's own code.
+SAMPLE_START_LOAD = {"inputs": LOAD_INPUT_STEP, "outputs": LOAD_LABEL, "layer": LOAD_LABEL}
 #: Scheduling order inside the 'start' slot: detect events, then run layer code, then neuron code.
 ORDER = {"detect": 0, "layer": 1, "inputs": 2, "outputs": 2}
 #: Recorded per-sample variables: (group, variable); 'winner' where the decision model has one.
@@ -122,9 +124,8 @@ def _neuron_group(
 ) -> b2.NeuronGroup:
     events = _stage_events(role, layout, group, extra_stages)
     codes = {stage: list(group.codes.get(stage, [])) for stage in events}
-    load = {"outputs": LOAD_LABEL, "layer": LOAD_LABEL, "inputs": LOAD_INPUT_STEP}[role]
     events.setdefault("sample_start", "sample_step == 0")
-    codes["sample_start"] = [load, *group.codes.get("sample_start", [])]
+    codes["sample_start"] = [SAMPLE_START_LOAD[role], *group.codes.get("sample_start", [])]
     kwargs = {}
     if group.threshold is not None:
         kwargs["threshold"] = group.threshold
