@@ -263,6 +263,53 @@ def test_batch_norm_folds_into_the_inference_weights():
     np.testing.assert_allclose(reference.readout_membrane, again.readout_membrane, atol=2e-3)
 
 
+def _fusable(fuse: bool, readout: dict, batch_norm_1: bool = False) -> GradientStack:
+    def lif(size, **extra):
+        return {"size": size, "neuron": "gradient/lif", "parameters": {"theta": 0.05}, **extra}
+
+    hidden = [lif(6, batch_norm=True), lif(5, dropout=0.3, batch_norm=batch_norm_1), lif(4)]
+    return GradientStack(
+        GradientNetwork(
+            hidden=hidden, readout=readout, init="kaiming_uniform", fuse_time_loops=fuse
+        ),
+        8,
+    )
+
+
+def test_fused_time_loop_gives_the_values_of_one_loop_per_layer():
+    membrane_readout = {"size": 3, "neuron": "gradient/lif", "firing": "none"}
+    spiking_readout = {"size": 3, "neuron": "gradient/culif", "parameters": {"theta": 0.05}}
+    assert _fusable(True, membrane_readout).groups == [[0, 1, 2], [3]]  # FFT readout apart
+    assert _fusable(True, spiking_readout).groups == [[0, 1, 2, 3]]
+    assert _fusable(True, spiking_readout, batch_norm_1=True).groups == [[0], [1, 2, 3]]
+    assert _fusable(False, spiking_readout).groups == [[0], [1], [2], [3]]
+    x = _inputs(batch=4, steps=50, size=8, high=1.0)
+    start = jnp.asarray([0, 5, 17, 30])
+    for readout in (membrane_readout, spiking_readout):
+        fused, layered = _fusable(True, readout), _fusable(False, readout)
+        params, constants, stats = layered.init_state(3)
+
+        def run(stack, params, constants=constants, stats=stats):
+            forward = stack.forward(
+                params, constants, stats, x, jax.random.PRNGKey(2), train=True, start=start
+            )
+            membrane = forward.readout_membrane
+            loss = (membrane**2).sum() + sum(h.sum() for h in forward.hidden)
+            return loss, (forward.hidden, forward.readout_spikes, membrane)
+
+        (loss_f, out_f), grad_f = jax.value_and_grad(run, 1, has_aux=True)(fused, params)
+        (loss_l, out_l), grad_l = jax.value_and_grad(run, 1, has_aux=True)(layered, params)
+        for a, b in zip(out_f[0], out_l[0], strict=True):
+            assert 0 < float(b.mean()) < 0.9  # every layer fires, and not on every step
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(out_f[1], out_l[1])
+        np.testing.assert_allclose(out_f[2], out_l[2], atol=1e-5)
+        assert float(jnp.abs(out_f[2][2, :17]).max()) == 0  # nothing before the start
+        np.testing.assert_allclose(loss_f, loss_l, rtol=1e-6)
+        for a, b in zip(jax.tree.leaves(grad_f), jax.tree.leaves(grad_l), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * float(jnp.abs(b).max()))
+
+
 # --- protocols: training end to end, resume, errors --------------------------------------------
 
 

@@ -8,10 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import xarray as xr
 from click.testing import CliRunner
 
 from brainsnn.cli import main
+from brainsnn.core.errors import BrainsnnError
 from brainsnn.core.rundir import LOCK, check_run_directory, release_run_directory
 from brainsnn.devices.runners import (
     BUILD_MARKER,
@@ -71,6 +73,21 @@ def test_resume_removes_the_temporaries_an_interrupted_run_left(tmp_path):
     check_run_directory(run, resume=True)
     release_run_directory(run)
     assert sorted(path.name for path in run.iterdir()) == sorted([LOCK, "checkpoint.npz"])
+
+
+def test_resume_names_the_settings_newer_than_the_saved_protocol(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.npz").write_bytes(b"")
+    (run / "protocol.yaml").write_text("network:\n  size: 3\n")
+    try:
+        check_run_directory(run, resume=True, protocol={"network": {"size": 3}})
+        with pytest.raises(BrainsnnError) as error:
+            check_run_directory(run, True, {"network": {"size": 3, "fuse": True}})
+    finally:
+        release_run_directory(run)
+    message = str(error.value)
+    assert "differs from" in message and "in network.fuse (network.fuse not in the saved" in message
 
 
 def test_a_truncated_checkpoint_is_a_one_line_error(tmp_path):

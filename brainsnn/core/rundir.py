@@ -93,8 +93,15 @@ def check_run_directory(directory: Path, resume: bool, protocol: dict | None = N
             if before.get(key) != now.get(key) and not key.startswith(RESUMABLE_CHANGES)
         )
         if changed:
+            newer = [key for key in changed if key not in before]
+            hint = (
+                f" ({', '.join(newer)} not in the saved protocol: settings newer than the run;"
+                " add them there with the values the run used)"
+                if newer
+                else ""
+            )
             raise BrainsnnError(
-                f"--resume: the protocol differs from {saved} in {', '.join(changed)}; "
+                f"--resume: the protocol differs from {saved} in {', '.join(changed)}{hint}; "
                 "restore those values or start a new run"
             )
     if not resume and (checkpoint.exists() or (directory / RESULTS).exists()):

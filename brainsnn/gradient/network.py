@@ -52,6 +52,7 @@ class GradientStack:
         self.sections: list[LayerSection] = [*network.hidden, network.readout]
         self.init = network.init
         self.parallel = network.parallel
+        self.fuse = network.fuse_time_loops
         self.inputs = inputs
         if models is None:
             models = tuple(load_neuron(s.neuron, s.firing) for s in self.sections)
@@ -59,6 +60,31 @@ class GradientStack:
             NeuronLayer(model, s.size, dict(s.parameters))
             for model, s in zip(models, self.sections, strict=True)
         ]
+        self.groups = self._time_loop_groups()
+
+    def _runs_step_by_step(self, index: int) -> bool:
+        return not (self.parallel and self.layers[index].parallel)
+
+    def _time_loop_groups(self) -> list[list[int]]:
+        """Layer indices, in order, in runs that share one time loop (``fuse_time_loops``).
+
+        A layer joins the previous layer's run when both run step by step, the previous one
+        fires inside its step (threshold firing, so its spikes of step t drive this layer at
+        step t) and this one has no BatchNorm (whose statistics need the whole input first)."""
+        groups: list[list[int]] = []
+        for index, section in enumerate(self.sections):
+            if groups and self.fuse:
+                previous = groups[-1][-1]
+                if (
+                    self._runs_step_by_step(previous)
+                    and self._runs_step_by_step(index)
+                    and self.layers[previous].fires_each_step
+                    and not section.batch_norm
+                ):
+                    groups[-1].append(index)
+                    continue
+            groups.append([index])
+        return groups
 
     @property
     def sizes(self) -> list[int]:
@@ -154,30 +180,106 @@ class GradientStack:
         live = valid[..., None]
         activity, hidden, new_stats = x, [], []
         keys = jax.random.split(key, 2 * len(self.layers))
-        for index, (section, layer) in enumerate(zip(self.sections, self.layers, strict=True)):
-            entry = params["layers"][index]
+        last_layer = len(self.layers) - 1
+        masks: list[jax.Array | None] = []  # per layer, its dropout mask (batch, size)
+        for index, section in enumerate(self.sections):
+            dropout = train and section.dropout > 0
+            shape = (x.shape[0], section.size)
+            masks.append(
+                jax.random.bernoulli(keys[2 * index + 1], 1 - section.dropout, shape)
+                if dropout
+                else None
+            )
+        for group in self.groups:
+            first, last = group[0], group[-1]
+            entry = params["layers"][first]
             current = activity @ entry["weight"]
-            if section.bias:
+            if self.sections[first].bias:
                 current = current + entry["bias"]
-            stats = batch_stats[index]
-            if section.batch_norm:
+            stats = batch_stats[first]
+            if self.sections[first].batch_norm:
                 current, stats = self._batch_norm(current, entry, stats, train, valid)
             new_stats.append(stats)
-            values = layer.effective(entry["neuron"], constants[index])
+            new_stats.extend(batch_stats[index] for index in group[1:])
             if noise is not None:
-                uniform = noise[index]
-            elif layer.stochastic:
-                uniform = jax.random.uniform(keys[2 * index], (*x.shape[:2], section.size))
+                uniform = noise[last]
+            elif self.layers[last].stochastic:
+                size = self.sections[last].size
+                uniform = jax.random.uniform(keys[2 * last], (*x.shape[:2], size))
             else:
                 uniform = None
-            activity, membrane = layer(current * live, values, uniform, self.parallel, valid)
-            if index < len(self.layers) - 1:
-                hidden.append(activity)  # spikes before dropout (rate regulariser, counts)
-            if train and section.dropout > 0:
-                keep = 1 - section.dropout
-                mask = jax.random.bernoulli(keys[2 * index + 1], keep, (x.shape[0], section.size))
-                activity = activity * mask[:, None, :] / keep
+            if len(group) == 1:
+                values = self.layers[first].effective(entry["neuron"], constants[first])
+                activity, membrane = self.layers[first](
+                    current * live, values, uniform, self.parallel, valid
+                )
+                activities = [activity]
+            else:
+                activities, membrane = self._fused(
+                    params, constants, group, current * live, valid, masks, uniform
+                )
+            hidden.extend(
+                a for index, a in zip(group, activities, strict=True) if index < last_layer
+            )
+            activity = activities[-1]
+            if masks[last] is not None:
+                keep = 1 - self.sections[last].dropout
+                activity = activity * masks[last][:, None, :] / keep
         return Forward(hidden, activity, membrane, new_stats, valid)
+
+    def _fused(
+        self,
+        params: dict,
+        constants: list[dict],
+        group: list[int],
+        current: jax.Array,
+        valid: jax.Array,
+        masks: list[jax.Array | None],
+        uniform: jax.Array | None,
+    ) -> tuple[list[jax.Array], jax.Array]:
+        """One ``lax.scan`` over steps for consecutive layers (``_time_loop_groups``).
+
+        The first layer takes ``current`` (batch, T, N); each next one, at every step, the
+        previous layer's spikes of that step (after its dropout) through its weights. Returns
+        every layer's activity (batch, T, N) and the last one's membrane: the same values as
+        one loop per layer, up to the summation order of the per-step products (float32)."""
+        values = [
+            self.layers[index].effective(params["layers"][index]["neuron"], constants[index])
+            for index in group
+        ]
+
+        def step(carry, inputs):
+            x_t, valid_t = inputs
+            live = valid_t[:, None]
+            states, activities = [], []
+            for position, index in enumerate(group):
+                if position:
+                    previous = group[position - 1]
+                    spikes = activities[-1]
+                    if masks[previous] is not None:
+                        spikes = spikes * masks[previous] / (1 - self.sections[previous].dropout)
+                    entry = params["layers"][index]
+                    x_t = spikes @ entry["weight"]
+                    if self.sections[index].bias:
+                        x_t = x_t + entry["bias"]
+                    x_t = x_t * live
+                state, activity, membrane = self.layers[index].step(
+                    carry[position], x_t, live, values[position]
+                )
+                states.append(state)
+                activities.append(activity)
+            return states, (activities, membrane)
+
+        batch = current.shape[0]
+        initial = [self.layers[index].initial_state(batch, current.dtype) for index in group]
+        _, (activities, membrane) = jax.lax.scan(
+            step, initial, (jnp.swapaxes(current, 0, 1), jnp.swapaxes(valid, 0, 1))
+        )
+        activities = [jnp.swapaxes(a, 0, 1) for a in activities]
+        membrane = jnp.swapaxes(membrane, 0, 1)
+        last = self.layers[group[-1]]
+        activities[-1] = last.finish(activities[-1], membrane, values[-1], uniform, valid)
+        return activities, membrane
 
     def inference_weights(
         self, params: dict, constants: list[dict], batch_stats: list[dict]

@@ -117,6 +117,52 @@ class NeuronLayer:
             surrogate=(surrogate.function, surrogate.scale),
         )
 
+    @property
+    def fires_each_step(self) -> bool:
+        """Whether the spikes come out of the step loop (threshold firing), so that a next
+        layer can take them at the same step; other firings draw from the whole trace."""
+        return self.model.firing == "threshold"
+
+    def initial_state(self, batch: int, dtype=jnp.float32) -> Environment:
+        """Every state variable at zero, (batch, size)."""
+        return {name: jnp.zeros((batch, self.size), dtype) for name in self.model.spec.state}
+
+    def step(
+        self, carry: Environment, x_t: jax.Array, live: jax.Array, parameters: dict
+    ) -> tuple[Environment, jax.Array, jax.Array]:
+        """One time step for a batch: state (batch, size) per name, input x_t (batch, size),
+        live (batch, 1) -> (new state, activity, membrane), both (batch, size).
+
+        Where ``live`` is 0 the state keeps its value and nothing fires (the steps before a
+        front-padded batch begins). The activity is the spikes for threshold firing, else the
+        membrane (``finish`` draws the spikes from the whole trace afterwards)."""
+        env = _run_statements(self._step, {**parameters, **carry, INPUT_NAME: x_t})
+        membrane = env[self.model.spec.membrane] * live  # after the step, before the reset
+        if self.fires_each_step:
+            spike = self._threshold_spike(env) * live
+            held = jax.lax.stop_gradient(spike)
+            for target, function in self._reset:
+                env[target] = env[target] + held * (function(env) - env[target])
+            if self.model.spec.spike is not None:
+                env[self.model.spec.spike] = spike
+        new_state = {
+            name: jnp.where(live > 0, env[name], carry[name]) for name in self.model.spec.state
+        }
+        return new_state, spike if self.fires_each_step else membrane, membrane
+
+    def finish(
+        self,
+        activity: jax.Array,
+        membrane: jax.Array,
+        parameters: dict,
+        noise: jax.Array | None,
+        valid: jax.Array,
+    ) -> jax.Array:
+        """The layer's activity (batch, T, size) from the traces of its step loop."""
+        if self.fires_each_step:
+            return activity
+        return self._fire_trace(membrane, parameters, noise, valid)
+
     def _sequential(
         self, x: jax.Array, parameters: dict, noise: jax.Array | None, valid: jax.Array | None
     ):
@@ -124,37 +170,21 @@ class NeuronLayer:
 
         ``valid`` (batch, T): where it is 0 the state stays at its initial zeros and nothing
         fires (the steps before a front-padded batch begins)."""
-        batch = x.shape[0]
-        state = {name: jnp.zeros((batch, self.size), x.dtype) for name in self.model.spec.state}
         if valid is None:
             valid = jnp.ones(x.shape[:2], x.dtype)
 
         def step(carry, inputs):
             x_t, valid_t = inputs
-            live = valid_t[:, None]
-            env = _run_statements(self._step, {**parameters, **carry, INPUT_NAME: x_t})
-            membrane = env[self.model.spec.membrane] * live  # after the step, before the reset
-            if self.model.firing == "threshold":
-                spike = self._threshold_spike(env) * live
-                held = jax.lax.stop_gradient(spike)
-                for target, function in self._reset:
-                    env[target] = env[target] + held * (function(env) - env[target])
-                if self.model.spec.spike is not None:
-                    env[self.model.spec.spike] = spike
-            new_state = {
-                name: jnp.where(live > 0, env[name], carry[name]) for name in self.model.spec.state
-            }
-            # no reset: the spikes are drawn from the whole trace afterwards
-            activity = spike if self.model.firing == "threshold" else membrane
-            return new_state, (activity, membrane)
+            carry, activity, membrane = self.step(carry, x_t, valid_t[:, None], parameters)
+            return carry, (activity, membrane)
 
         _, (activity, membrane) = jax.lax.scan(
-            step, state, (jnp.swapaxes(x, 0, 1), jnp.swapaxes(valid, 0, 1))
+            step,
+            self.initial_state(x.shape[0], x.dtype),
+            (jnp.swapaxes(x, 0, 1), jnp.swapaxes(valid, 0, 1)),
         )
         activity, membrane = jnp.swapaxes(activity, 0, 1), jnp.swapaxes(membrane, 0, 1)
-        if self.model.firing != "threshold":
-            activity = self._fire_trace(membrane, parameters, noise, valid)
-        return activity, membrane
+        return self.finish(activity, membrane, parameters, noise, valid), membrane
 
     def _fire_trace(
         self, membrane: jax.Array, parameters: dict, noise: jax.Array | None, valid: jax.Array

@@ -106,6 +106,12 @@ class GradientNetwork(Section):
     parallel: bool = Field(
         True, description="run reset-free linear neurons (SPSN) as FFT filters over all steps"
     )
+    fuse_time_loops: bool = Field(
+        True,
+        description="run consecutive step-by-step layers in one time loop where the earlier "
+        "one fires by threshold and the later one has no BatchNorm (the same maths, faster on "
+        "CPU; false: one loop per layer, as before 2026-12-07)",
+    )
 
 
 class LossSection(Section):
