@@ -19,14 +19,18 @@ Meant for a GPU machine (one H200, 16 cores) in at most 8 minutes, normally star
    switches between the training and the evaluation build included: about 0.5 s each on cpp);
 4. Diehl & Cook timings, N_e = 400 and 1600, on cpp and cuda: training examples/s from
    results.nc (compilation excluded), on Fashion-MNIST (``protocols/diehl_cook_fmnist.yaml``)
-   where its Debian files are installed, else on digits (``protocols/diehl_cook_digits.yaml``).
+   where its Debian files are installed, else on digits (``protocols/diehl_cook_digits.yaml``);
+5. SPSN against LIF (issue 18 item 6; the SPSN paper's headline, 46x per epoch on its GPU):
+   forward + backward of one hidden layer of 128 neurons, batch 64, 1,400 steps
+   (``benchmarks/neuron_layer_speed.py``) on JAX's cpu and cuda platforms, LIF's time over each
+   parallel neuron's. The cuda platform needs JAX's GPU build (``pip install 'jax[cuda12]'``).
 
-Without CUDA (``nvcc`` on PATH and brian2cuda importable) every cuda run prints one line saying
-why it was skipped. A failing part is recorded (status "failed" and a one-line reason) and the
-check goes on; no part starts after ``--budget-s`` (7.5 min) from ``--started``, and commands
-still running at ``--limit-s`` (8 min) are stopped. Writes OUT_DIR/gpu_check.json,
-OUT_DIR/gpu_check.md, run directories under OUT_DIR/runs and logs under OUT_DIR/logs. Exit code 1
-if an agreement check that ran failed, else 0.
+Without CUDA (``nvcc`` on PATH and brian2cuda importable; for part 5, JAX with a GPU backend)
+every cuda run prints one line saying why it was skipped. A failing part is recorded (status
+"failed" and a one-line reason) and the check goes on; no part starts after ``--budget-s``
+(7.5 min) from ``--started``, and commands still running at ``--limit-s`` (8 min) are stopped.
+Writes OUT_DIR/gpu_check.json, OUT_DIR/gpu_check.md, run directories under OUT_DIR/runs and
+logs under OUT_DIR/logs. Exit code 1 if an agreement check that ran failed, else 0.
 
 Usage (from the repository root)::
 
@@ -64,6 +68,9 @@ DC_OUTPUTS = (400, 1600)
 EVALUATION_LANES = (1, 64)
 NO_BATCH = "brainsnn kfold has no --batch yet (issue 14 item 1)"
 NO_CUDA = "no CUDA here"
+#: part 5: benchmarks/neuron_layer_speed.py's arguments, and JAX's platforms (JAX_PLATFORMS)
+SPSN_LAYER_ARGS = ["--batch", "64", "--steps", "1400", "--neurons", "128", "--repeats", "3"]
+JAX_PLATFORMS = ("cpu", "cuda")
 
 READOUT_TINY = [
     "data.train_subset=100",
@@ -157,6 +164,19 @@ def environment() -> dict[str, str]:
         text = subprocess.run(["nvcc", "--version"], capture_output=True, text=True).stdout
         found["nvcc"] = next((line for line in text.splitlines() if "release" in line), text)
     return found
+
+
+def jax_gpu_availability() -> str:
+    """'' where JAX (in a child process) has a GPU backend, else why not."""
+    if find_spec("jax") is None:
+        return "JAX is not installed (pip install -e '.[gradient]')"
+    probe = "import jax; print(jax.devices('gpu')[0])"
+    env = {name: value for name, value in os.environ.items() if name != "JAX_PLATFORMS"}
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        why = one_line(result.stderr) or f"exit code {result.returncode}"
+        return f"JAX has no GPU backend here ({why}); pip install 'jax[cuda12]'"
+    return ""
 
 
 def kfold_has_batch() -> bool:
@@ -542,6 +562,21 @@ def diehl_cook_timer(
     return measure
 
 
+def spsn_timer(out: Path, clock: Clock) -> Callable[[str], dict]:
+    """One hidden layer's forward + backward ms per neuron on a JAX platform, and LIF's time
+    over each parallel neuron's (``benchmarks/neuron_layer_speed.py --json``)."""
+
+    def measure(platform: str) -> dict:
+        result = out / "logs" / f"spsn-vs-lif-{platform}.json"
+        log = out / "logs" / f"spsn-vs-lif-{platform}.log"
+        command = [sys.executable, str(ROOT / "benchmarks" / "neuron_layer_speed.py")]
+        command += [*SPSN_LAYER_ARGS, "--json", str(result)]
+        wall = run_command(command, log, clock.timeout(), env={"JAX_PLATFORMS": platform})
+        return {"wall_s": wall, **json.loads(result.read_text())}
+
+    return measure
+
+
 def check(out: Path, scratch: Path, clock: Clock, jobs: int, examples: int) -> dict:
     """Every part in order (timing runs, with their large weights, under ``scratch``); the JSON
     summary."""
@@ -576,6 +611,11 @@ def check(out: Path, scratch: Path, clock: Clock, jobs: int, examples: int) -> d
         part = Part(f"diehl-cook-{outputs}", "timing")
         timer = diehl_cook_timer(out, scratch, clock, protocol, examples, outputs)
         planned.append((part, partial(time_devices, part, two, clock, timer), "done"))
+
+    part = Part("spsn-vs-lif", "jax-timing")
+    platforms = {"cpu": no_jax, "cuda": no_jax or jax_gpu_availability()}
+    body = partial(time_devices, part, platforms, clock, spsn_timer(out, clock))
+    planned.append((part, no_jax or body, "done"))
 
     for part, body, done in planned:
         if isinstance(body, str):
@@ -671,8 +711,36 @@ def markdown(summary: dict) -> str:
         ratio = part["details"].get("cuda_over_cpp")
         ratio_text = f"{ratio:.2f}x" if ratio else (part["reason"] if not cells[0] else "")
         lines.append(f"| {part['name']} | {part['status']} | {' | '.join(cells)} | {ratio_text} |")
+    lines += spsn_markdown([p for p in parts if p["kind"] == "jax-timing"])
     lines.append("")
     return "\n".join(lines)
+
+
+def spsn_markdown(parts: list[dict]) -> list[str]:
+    """The SPSN-against-LIF section (part 5): per JAX platform, ms per neuron and LIF/SPSN."""
+    lines = [
+        "",
+        "## SPSN against LIF (JAX), one hidden layer",
+        "",
+        "Forward + backward of one hidden layer, `python benchmarks/neuron_layer_speed.py "
+        f"{' '.join(SPSN_LAYER_ARGS)}`; LIF/X is LIF's time over X's (the SPSN paper: 46x per "
+        "epoch on SHD on its GPU).",
+        "",
+        "| platform | status | device | ms per forward + backward | LIF/X |",
+        "|---|---|---|---|---|",
+    ]
+    for part in parts:
+        if part["reason"] and not part["details"]:
+            lines.append(f"| | {part['status']}: {part['reason']} | | | |")
+        for name in JAX_PLATFORMS:
+            found = part["details"].get(name, {})
+            if found.get("status") != "done":
+                lines.append(f"| {name} | {short(found)} | | | |")
+                continue
+            times = ", ".join(f"{name} {ms:.1f}" for name, ms in found["ms"].items())
+            ratios = ", ".join(f"{name} {ratio:.2f}x" for name, ratio in found["lif_over"].items())
+            lines.append(f"| {name} | done | {found['device']} | {times} | {ratios} |")
+    return lines
 
 
 def main() -> int:

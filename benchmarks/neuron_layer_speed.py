@@ -6,14 +6,20 @@ neuron dynamics the SPSN paper's speed-up is about: input (batch, T, N) -> spike
 their sum. Times are the median of --repeats calls after one compiling call, measured in one run.
 
     python benchmarks/neuron_layer_speed.py [--batch 64] [--steps 1400] [--neurons 128]
+        [--repeats 5] [--json PATH]
+
+``--json`` also writes the times (ms) and LIF's time over each other neuron's to PATH, with the
+JAX device they ran on (``benchmarks/gpu_check.py`` runs it on JAX's CPU and GPU platforms).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +27,8 @@ import numpy as np
 
 from brainsnn.gradient.modelfile import load_neuron
 from brainsnn.gradient.neurons import NeuronLayer
+
+BASELINE = "LIF (scan)"
 
 VARIANTS = {
     "LIF (scan)": ("gradient/lif", None),
@@ -36,6 +44,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--steps", type=int, default=1400)
     parser.add_argument("--neurons", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="also write the times to this JSON file")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.normal(0.0, 1.0, (args.batch, args.steps, args.neurons)), jnp.float32)
@@ -59,11 +68,19 @@ def main(argv: list[str]) -> int:
             samples.append(time.perf_counter() - start)
         times[name] = statistics.median(samples)
         print(f"{name:16s} {1e3 * times[name]:8.1f} ms per forward + backward", flush=True)
-    base = times["LIF (scan)"]
-    for name, seconds in times.items():
-        if name != "LIF (scan)":
-            print(f"LIF / {name}: {base / seconds:.1f}x")
+    base = times[BASELINE]
+    ratios = {name: base / seconds for name, seconds in times.items() if name != BASELINE}
+    for name, ratio in ratios.items():
+        print(f"LIF / {name}: {ratio:.1f}x")
     print(f"(batch {args.batch}, {args.steps} steps, {args.neurons} neurons, {jax.devices()[0]})")
+    if args.json is not None:
+        found = {
+            "device": str(jax.devices()[0]),
+            "shape": {"batch": args.batch, "steps": args.steps, "neurons": args.neurons},
+            "ms": {name: 1e3 * seconds for name, seconds in times.items()},
+            "lif_over": ratios,
+        }
+        args.json.write_text(json.dumps(found, indent=2) + "\n")
     return 0
 
 
