@@ -52,7 +52,6 @@ class GradientStack:
         self.sections: list[LayerSection] = [*network.hidden, network.readout]
         self.init = network.init
         self.parallel = network.parallel
-        self.fuse = network.fuse_time_loops
         self.inputs = inputs
         if models is None:
             models = tuple(load_neuron(s.neuron, s.firing) for s in self.sections)
@@ -60,12 +59,12 @@ class GradientStack:
             NeuronLayer(model, s.size, dict(s.parameters))
             for model, s in zip(models, self.sections, strict=True)
         ]
-        self.groups = self._time_loop_groups()
+        self.groups = self._time_loop_groups(network.fuse_time_loops)
 
     def _runs_step_by_step(self, index: int) -> bool:
         return not (self.parallel and self.layers[index].parallel)
 
-    def _time_loop_groups(self) -> list[list[int]]:
+    def _time_loop_groups(self, fuse: bool) -> list[list[int]]:
         """Layer indices, in order, in runs that share one time loop (``fuse_time_loops``).
 
         A layer joins the previous layer's run when both run step by step, the previous one
@@ -73,7 +72,7 @@ class GradientStack:
         step t) and this one has no BatchNorm (whose statistics need the whole input first)."""
         groups: list[list[int]] = []
         for index, section in enumerate(self.sections):
-            if groups and self.fuse:
+            if groups and fuse:
                 previous = groups[-1][-1]
                 if (
                     self._runs_step_by_step(previous)
@@ -221,11 +220,18 @@ class GradientStack:
             hidden.extend(
                 a for index, a in zip(group, activities, strict=True) if index < last_layer
             )
-            activity = activities[-1]
-            if masks[last] is not None:
-                keep = 1 - self.sections[last].dropout
-                activity = activity * masks[last][:, None, :] / keep
+            activity = self._dropout(activities[-1], last, masks)
         return Forward(hidden, activity, membrane, new_stats, valid)
+
+    def _dropout(self, activity: jax.Array, index: int, masks: list[jax.Array | None]) -> jax.Array:
+        """Layer ``index``'s activity, (batch, T, size) or one step's (batch, size), through its
+        dropout mask (batch, size), scaled by 1 / keep; unchanged where it has none."""
+        mask = masks[index]
+        if mask is None:
+            return activity
+        if activity.ndim == 3:
+            mask = mask[:, None, :]
+        return activity * mask / (1 - self.sections[index].dropout)
 
     def _fused(
         self,
@@ -255,9 +261,7 @@ class GradientStack:
             for position, index in enumerate(group):
                 if position:
                     previous = group[position - 1]
-                    spikes = activities[-1]
-                    if masks[previous] is not None:
-                        spikes = spikes * masks[previous] / (1 - self.sections[previous].dropout)
+                    spikes = self._dropout(activities[-1], previous, masks)
                     entry = params["layers"][index]
                     x_t = spikes @ entry["weight"]
                     if self.sections[index].bias:
