@@ -737,8 +737,8 @@ def spsn_markdown(parts: list[dict]) -> list[str]:
             if found.get("status") != "done":
                 lines.append(f"| {name} | {short(found)} | | | |")
                 continue
-            times = ", ".join(f"{name} {ms:.1f}" for name, ms in found["ms"].items())
-            ratios = ", ".join(f"{name} {ratio:.2f}x" for name, ratio in found["lif_over"].items())
+            times = ", ".join(f"{neuron} {ms:.1f}" for neuron, ms in found["ms"].items())
+            ratios = ", ".join(f"{neuron} {x:.2f}x" for neuron, x in found["lif_over"].items())
             lines.append(f"| {name} | done | {found['device']} | {times} | {ratios} |")
     return lines
 

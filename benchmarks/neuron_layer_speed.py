@@ -31,7 +31,7 @@ from brainsnn.gradient.neurons import NeuronLayer
 BASELINE = "LIF (scan)"
 
 VARIANTS = {
-    "LIF (scan)": ("gradient/lif", None),
+    BASELINE: ("gradient/lif", None),
     "SPSN-SB (FFT)": ("gradient/spsn", "sigmoid_bernoulli"),
     "SPSN-GS (FFT)": ("gradient/spsn", "gumbel_softmax"),
     "ParaLIF-D (FFT)": ("gradient/paralif", "paralif_D"),
