@@ -47,7 +47,7 @@ def main(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     totals = {"prepare": 0.0, "step": 0.0}
-    GradientDataset.dense = _timed(totals, "prepare", GradientDataset.dense)
+    GradientDataset.events = _timed(totals, "prepare", GradientDataset.events)
     GradientTrainer.train_step = _timed(totals, "step", GradientTrainer.train_step)
     run = GradientRun(experiment, data, show_progress=False)
     walls = []

@@ -11,9 +11,15 @@ import jax.numpy as jnp  # noqa: E402
 
 from brainsnn.data.shd import SpikeEvents, augment_shift_scale, batch_events  # noqa: E402
 from brainsnn.gradient import losses  # noqa: E402
-from brainsnn.gradient.data import GradientDataset, SpikeSplit  # noqa: E402
+from brainsnn.gradient.data import (  # noqa: E402
+    EventBatch,
+    GradientDataset,
+    SpikeSplit,
+    event_capacity,
+)
 from brainsnn.gradient.network import GradientStack  # noqa: E402
 from brainsnn.gradient.protocol import GradientData, GradientNetwork  # noqa: E402
+from brainsnn.gradient.trainer import sparse_input  # noqa: E402
 
 
 class _Draws:
@@ -173,22 +179,31 @@ def test_a_batch_runs_in_the_shortest_bucket_that_holds_it():
     assert data.dense(data.train, np.array([2])).counts.shape == (1, 3, 2)  # longest 2
 
 
-def test_augmented_events_equal_the_dense_augmentation_of_each_sample():
-    """The batch built from events equals augment_shift_scale on the dense samples with their
-    own lengths (the reference above), for random samples, shifts and scales."""
-    rng = np.random.default_rng(4)
-    n, channels = 40, 9
+def _random_dataset(
+    rng: np.random.Generator, n: int, channels: int, steps: int, shift: float, scale: float
+) -> GradientDataset:
+    """n random samples (0-24 events, each sample up to 2-30 ms long) as train and test split,
+    binned at 1 ms (ceil) into ``steps`` steps, end-aligned, no buckets."""
     times = [
         np.sort(rng.uniform(0, rng.uniform(0.002, 0.03), rng.integers(0, 25))) for _ in range(n)
     ]
     units = [rng.integers(0, channels, len(t)) for t in times]
     events = SpikeEvents(times, units, np.zeros(n, int), n_units=channels)
     section = GradientData(
-        train="unused.h5", test="unused.h5", dt="1 ms", steps=30, rounding="ceil", align="end",
-        shift=0.3, scale=0.45, bucket=0,
+        train="unused.h5", test="unused.h5", dt="1 ms", steps=steps, rounding="ceil",
+        align="end", shift=shift, scale=scale, bucket=0,
     )  # fmt: skip
     split = SpikeSplit(events, np.arange(n))
-    data = GradientDataset(section, split, None, split)
+    return GradientDataset(section, split, None, split)
+
+
+def test_augmented_events_equal_the_dense_augmentation_of_each_sample():
+    """The batch built from events equals augment_shift_scale on the dense samples with their
+    own lengths (the reference above), for random samples, shifts and scales."""
+    rng = np.random.default_rng(4)
+    n = 40
+    data = _random_dataset(rng, n, channels=9, steps=30, shift=0.3, scale=0.45)
+    split, events = data.train, data.train.events
     changed = 0
     for seed in range(5):
         batch = rng.permutation(n)[:8]
@@ -201,3 +216,83 @@ def test_augmented_events_equal_the_dense_augmentation_of_each_sample():
         np.testing.assert_array_equal(built.counts, reference)
         changed += not np.array_equal(built.counts, plain.counts)
     assert changed == 5
+
+
+def _scattered(events: EventBatch) -> np.ndarray:
+    """The dense counts an EventBatch stands for."""
+    batch, steps, channels = events.shape
+    out = np.zeros((batch * steps, channels), np.float32)
+    np.add.at(out, (events.rows, events.units), events.counts)
+    return out.reshape(events.shape)
+
+
+def test_an_event_batch_holds_the_dense_batch_in_sorted_padded_rows():
+    """Random samples with augmentation: the events scatter back to exactly ``dense``'s counts
+    (same generator state), rows are sorted, and the padding is zero counts in the last row."""
+    rng = np.random.default_rng(7)
+    n = 30
+    data = _random_dataset(rng, n, channels=5, steps=25, shift=0.2, scale=0.3)
+    split = data.train
+    for seed in range(4):
+        batch = rng.permutation(n)[:9]
+        dense = data.dense(split, batch, np.random.default_rng(seed))
+        sparse = data.events(split, batch, np.random.default_rng(seed))
+        assert sparse.shape == dense.counts.shape
+        np.testing.assert_array_equal(sparse.start, dense.start)
+        np.testing.assert_array_equal(_scattered(sparse), dense.counts)
+        filled = int((sparse.counts > 0).sum())
+        assert filled == int((dense.counts > 0).sum())
+        assert len(sparse.rows) == event_capacity(filled)
+        assert (np.diff(sparse.rows) >= 0).all()
+        assert (sparse.rows[filled:] == 9 * dense.counts.shape[1] - 1).all()
+        assert not sparse.counts[filled:].any()
+
+
+def test_event_capacity_pads_by_at_most_a_quarter_and_at_least_to_1024():
+    counts = np.arange(0, 200_000, 37)
+    capacities = np.array([event_capacity(int(c)) for c in counts])
+    assert (capacities >= counts).all() and (capacities >= 1024).all()
+    assert (capacities[counts > 1024] <= 1.25 * counts[counts > 1024]).all()
+    assert (np.diff(capacities) >= 0).all()
+    assert event_capacity(1024) == 1024 and event_capacity(1025) == 1280
+    octaves = np.ceil(np.log2(counts.max() / 1024))
+    assert len(np.unique(capacities)) <= 4 * octaves + 1  # 4 sizes per doubling: few compilations
+
+
+def test_the_stack_gives_the_same_outputs_and_gradients_from_events_as_from_dense_counts():
+    """LIF + BatchNorm and ParaLIF-SD on a front-padded batch: the sparse projection of the
+    first layer (a sum of weight rows per event) matches counts @ weight."""
+    rng = np.random.default_rng(3)
+    batch, steps, channels = 4, 25, 6
+    counts = (rng.random((batch, steps, channels)) < 0.2) * rng.integers(1, 3, (1, 1, 1))
+    counts = counts.astype(np.float32)
+    counts[:, :5] = 0  # before the batch starts
+    cells = np.flatnonzero(counts)
+    capacity = event_capacity(len(cells))
+    events = EventBatch(
+        *(np.pad(a, (0, capacity - len(cells)), constant_values=fill).astype(dtype)
+          for a, fill, dtype in ((cells // channels, batch * steps - 1, np.int32),
+                                 (cells % channels, 0, np.int32),
+                                 (counts.reshape(-1)[cells], 0, np.float32))),
+        start=np.full(batch, 5, np.int32),
+        shape=counts.shape,
+    )  # fmt: skip
+    stack = GradientStack(GradientNetwork(**NETWORK), channels)
+    params, constants, stats = stack.init_state(0)
+    labels = jnp.asarray([0, 1, 2, 1])
+    start = jnp.asarray(events.start)
+    (dense_loss, dense_out), dense_grads = jax.value_and_grad(
+        _objective(stack, constants, stats, jnp.asarray(counts), labels, start), has_aux=True
+    )(params)
+    (sparse_loss, sparse_out), sparse_grads = jax.value_and_grad(
+        _objective(stack, constants, stats, sparse_input(events), labels, start), has_aux=True
+    )(params)
+    np.testing.assert_allclose(float(sparse_loss), float(dense_loss), rtol=1e-6)
+    for dense_hidden, sparse_hidden in zip(dense_out[0], sparse_out[0], strict=True):
+        np.testing.assert_array_equal(np.asarray(sparse_hidden), np.asarray(dense_hidden))
+    np.testing.assert_allclose(sparse_out[1], dense_out[1], rtol=1e-5, atol=1e-6)
+    for dense_leaf, sparse_leaf in zip(
+        jax.tree.leaves(dense_grads), jax.tree.leaves(sparse_grads), strict=True
+    ):
+        np.testing.assert_allclose(sparse_leaf, dense_leaf, rtol=1e-4, atol=1e-6)
+    assert float(jnp.abs(dense_grads["layers"][0]["weight"]).max()) > 0

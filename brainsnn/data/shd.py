@@ -342,12 +342,20 @@ def dense_counts(
     sample: np.ndarray, step: np.ndarray, unit: np.ndarray, shape: tuple[int, int, int]
 ) -> np.ndarray:
     """Spike counts float32 of ``shape`` (batch, steps, units) from events; duplicates add."""
-    _, steps, units = shape
     out = np.zeros(shape, dtype=np.float32)
-    flat = (np.asarray(sample) * steps + np.asarray(step)) * units + np.asarray(unit)
-    cells, counts = np.unique(flat, return_counts=True)  # much faster than np.add.at
+    cells, counts = cell_counts(sample, step, unit, shape)
     out.reshape(-1)[cells] = counts
     return out
+
+
+def cell_counts(
+    sample: np.ndarray, step: np.ndarray, unit: np.ndarray, shape: tuple[int, int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The non-empty cells of ``dense_counts``: flat indices into ``shape`` (sorted, int64) and
+    their counts (int64)."""
+    _, steps, units = shape
+    flat = (np.asarray(sample, np.int64) * steps + np.asarray(step)) * units + np.asarray(unit)
+    return np.unique(flat, return_counts=True)  # much faster than np.add.at
 
 
 def n_steps_needed(

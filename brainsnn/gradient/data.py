@@ -1,7 +1,10 @@
-"""Spike files of a gradient protocol: read, split, and binned into dense batches on demand.
+"""Spike files of a gradient protocol: read, split, and binned into batches on demand.
 
 Samples stay as event lists (SHD layout) and are binned per batch, so a 1 ms grid of ~1,400
-steps never needs the whole set as a dense array in memory.
+steps never needs the whole set as a dense array in memory. Training and evaluation take a
+batch as its non-empty bins (``EventBatch``, ~1 % of the dense counts on the spoken digits);
+the first layer sums weight rows per event (``SparseInput``). ``DenseBatch`` is the same batch
+as dense counts, for the Brian2 re-simulation and the tests.
 
 With ``align: end`` (SPSN, ParaLIF) a batch is what SPSN's collate makes: every sample is
 binned at its own length, augmented at that length, and front-padded to the batch's longest
@@ -24,6 +27,7 @@ from brainsnn.data.shd import (
     SpikeEvents,
     augment_events,
     batch_events,
+    cell_counts,
     dense_counts,
     read_shd,
 )
@@ -51,6 +55,36 @@ class DenseBatch(NamedTuple):
 
     counts: np.ndarray
     start: np.ndarray
+
+
+class EventBatch(NamedTuple):
+    """A DenseBatch given by its non-empty bins, in ``rows`` (sample * steps + step, sorted)
+    and ``units`` (channel) with their ``counts`` float32, all (capacity,): padded with zero
+    counts in the last row up to ``event_capacity`` so that a few compilations serve every
+    batch. ``shape`` is the dense counts' (batch, steps, channels), ``start`` DenseBatch's."""
+
+    rows: np.ndarray
+    units: np.ndarray
+    counts: np.ndarray
+    start: np.ndarray
+    shape: tuple[int, int, int]
+
+
+def event_capacity(count: int) -> int:
+    """The padded length of ``count`` events: the smallest 2^k * (1, 1.25, 1.5 or 1.75), at
+    least 1,024, that holds them (at most 25 % padding)."""
+    power = 1024
+    while True:
+        for quarters in (4, 5, 6, 7):
+            if count <= power * quarters // 4:
+                return power * quarters // 4
+        power *= 2
+
+
+def _padded(values: np.ndarray, size: int, fill: float, dtype) -> np.ndarray:
+    out = np.full(size, fill, dtype)
+    out[: len(values)] = values
+    return out
 
 
 @dataclass
@@ -92,12 +126,11 @@ class GradientDataset:
         widths[axis] = (missing, 0)
         return np.pad(values, widths)
 
-    def dense(
-        self, split: SpikeSplit, batch: np.ndarray, rng: np.random.Generator | None = None
-    ) -> DenseBatch:
-        """The samples at split positions ``batch`` as a DenseBatch; with ``rng`` the
-        protocol's shift / scale augmentation is applied to each sample at its own length
-        (``align: end``) or to the whole window (``align: start``), on the events."""
+    def _placed(
+        self, split: SpikeSplit, batch: np.ndarray, rng: np.random.Generator | None
+    ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[int, int, int], np.ndarray]:
+        """(sample, step, unit) of every binned event in its batch frame, the batch's dense
+        shape (batch, steps, channels) and start (see ``dense``)."""
         section = self.section
         found = batch_events(
             split.events, section.dt, section.steps, section.rounding, split.indices[batch]
@@ -113,10 +146,34 @@ class GradientDataset:
         longest = int(lengths.max(initial=0))
         frame = self.frame(longest)
         position = step + (frame - lengths)[sample]  # front padding up to the frame
-        steps = frame + section.empty_steps
-        counts = dense_counts(sample, position, unit, (len(batch), steps, self.channels))
+        shape = (len(batch), frame + section.empty_steps, self.channels)
         start = np.full(len(batch), frame - max(longest, 1), np.int32)
-        return DenseBatch(counts, start)
+        return (sample, position, unit), shape, start
+
+    def dense(
+        self, split: SpikeSplit, batch: np.ndarray, rng: np.random.Generator | None = None
+    ) -> DenseBatch:
+        """The samples at split positions ``batch`` as a DenseBatch; with ``rng`` the
+        protocol's shift / scale augmentation is applied to each sample at its own length
+        (``align: end``) or to the whole window (``align: start``), on the events."""
+        events, shape, start = self._placed(split, batch, rng)
+        return DenseBatch(dense_counts(*events, shape), start)
+
+    def events(
+        self, split: SpikeSplit, batch: np.ndarray, rng: np.random.Generator | None = None
+    ) -> EventBatch:
+        """The batch of ``dense`` as an EventBatch (the dense counts are never built)."""
+        events, shape, start = self._placed(split, batch, rng)
+        cells, counts = cell_counts(*events, shape)
+        capacity = event_capacity(len(cells))
+        last_row = shape[0] * shape[1] - 1
+        return EventBatch(
+            _padded(cells // shape[2], capacity, last_row, np.int32),
+            _padded(cells % shape[2], capacity, 0, np.int32),
+            _padded(counts, capacity, 0, np.float32),
+            start,
+            shape,
+        )
 
 
 def _read(path: str, hint: str) -> SpikeEvents:

@@ -36,7 +36,7 @@ from brainsnn.gradient.metrics import (
 from brainsnn.gradient.network import GradientStack
 from brainsnn.gradient.protocol import GradientProtocol
 from brainsnn.gradient.results import GRADIENT_VARIABLES
-from brainsnn.gradient.trainer import GradientTrainer, TrainState
+from brainsnn.gradient.trainer import DeviceBatch, GradientTrainer, TrainState, device_batch
 
 log = logging.getLogger("brainsnn")
 HISTORY_KEYS = (
@@ -132,13 +132,13 @@ def evaluate_split(
     outputs = []
     key = jax.random.PRNGKey(seed)
     for index, batch in enumerate(_batches(len(split), trainer.protocol.test.batch_size, None)):
-        dense = data.dense(split, batch)
+        events = data.events(split, batch)
         spikes, membrane, hidden = trainer.evaluate(
-            state, dense, jax.random.fold_in(key, index), np.random.default_rng([seed, index])
+            state, events, jax.random.fold_in(key, index), np.random.default_rng([seed, index])
         )
-        padding = data.steps - dense.counts.shape[1]  # a batch in a shorter frame
+        padding = data.steps - events.shape[1]  # a batch in a shorter frame
         spikes, membrane = data.full_frame(spikes, 2), data.full_frame(membrane, 2)
-        outputs.append((spikes, membrane, hidden, dense.start + padding))
+        outputs.append((spikes, membrane, hidden, events.start + padding))
     spikes, membrane, hidden, start = (
         np.concatenate(parts) for parts in zip(*outputs, strict=True)
     )
@@ -189,17 +189,15 @@ class GradientRun:
         started = time.perf_counter()
         state = progress.state
 
-        def prepare(batch: np.ndarray) -> tuple:
-            dense = data.dense(data.train, batch, rng)
-            return dense, self.stack.draw_noise(rng, *dense.counts.shape[:2])
+        def prepare(batch: np.ndarray) -> DeviceBatch:
+            events = data.events(data.train, batch, rng)
+            noise = self.stack.draw_noise(rng, *events.shape[:2])
+            return device_batch(events, data.train.labels[batch], noise)
 
         with progress_bar(len(batches), f"epoch {epoch}", self.show_progress, unit="batch") as bar:
-            for index, (batch, (dense, noise)) in enumerate(
-                zip(batches, prefetched(batches, prepare), strict=True)
-            ):
-                labels = data.train.labels[batch]
+            for index, prepared in enumerate(prefetched(batches, prepare)):
                 key = jax.random.fold_in(jax.random.fold_in(self.key, epoch), index)
-                state, loss, hits = self.trainer.train_step(state, dense, labels, key, noise)
+                state, loss, hits = self.trainer.train_step(state, prepared, key)
                 losses.append(float(loss))
                 correct += int(hits)
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")

@@ -9,6 +9,7 @@ variance).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -31,6 +32,41 @@ class Forward:
     readout_membrane: jax.Array
     batch_stats: list[dict]
     valid: jax.Array  # (batch, T): 1 from each sample's batch start on
+
+
+@partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["rows", "units", "counts"],
+    meta_fields=["shape"],
+)
+@dataclass(frozen=True)
+class SparseInput:
+    """Input counts (batch, steps, channels) given by their non-empty bins (``EventBatch``):
+    flat row sample * steps + step (sorted), channel and count, each (capacity,)."""
+
+    rows: jax.Array
+    units: jax.Array
+    counts: jax.Array
+    shape: tuple[int, int, int]
+
+    def project(self, weight: jax.Array) -> jax.Array:
+        """counts @ weight (batch, steps, out) as a sum of weight rows per event, without the
+        dense counts (a spike file's bins are ~1 % full)."""
+        batch, steps, _ = self.shape
+        current = jax.ops.segment_sum(
+            weight[self.units] * self.counts[:, None],
+            self.rows,
+            num_segments=batch * steps,
+            indices_are_sorted=True,
+        )
+        return current.reshape(batch, steps, weight.shape[1])
+
+
+def project(activity: jax.Array | SparseInput, weight: jax.Array) -> jax.Array:
+    """A layer input (batch, T, in), dense or sparse, through weight (in, out)."""
+    if isinstance(activity, SparseInput):
+        return activity.project(weight)
+    return activity @ weight
 
 
 def step_mask(start: jax.Array | np.ndarray | None, batch: int, steps: int) -> jax.Array:
@@ -159,13 +195,13 @@ class GradientStack:
         params: dict,
         constants: list[dict],
         batch_stats: list[dict],
-        x: jax.Array,
+        x: jax.Array | SparseInput,
         key: jax.Array,
         train: bool,
         start: jax.Array | None = None,
         noise: list[jax.Array | None] | None = None,
     ) -> Forward:
-        """Run the stack on input counts x (batch, T, inputs).
+        """Run the stack on input counts x (batch, T, inputs), dense or sparse.
 
         ``noise``: per layer, the uniforms of a stochastic firing (``draw_noise``; NumPy's
         generator is several times faster than JAX's on CPU) or None; without it they are
@@ -192,7 +228,7 @@ class GradientStack:
         for group in self.groups:
             first, last = group[0], group[-1]
             entry = params["layers"][first]
-            current = activity @ entry["weight"]
+            current = project(activity, entry["weight"])
             if self.sections[first].bias:
                 current = current + entry["bias"]
             stats = batch_stats[first]

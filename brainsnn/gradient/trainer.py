@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from brainsnn.gradient.data import DenseBatch
+from brainsnn.gradient.data import EventBatch
 from brainsnn.gradient.losses import (
     firing_rate_loss,
     first_spike_loss,
@@ -23,7 +23,7 @@ from brainsnn.gradient.losses import (
     reduce_membrane,
     spike_rate_penalty,
 )
-from brainsnn.gradient.network import GradientStack
+from brainsnn.gradient.network import GradientStack, SparseInput
 from brainsnn.gradient.optimizers import torch_amsgrad
 from brainsnn.gradient.protocol import GradientProtocol
 
@@ -131,25 +131,10 @@ class GradientTrainer:
         new_state = TrainState(params, opt_state, batch_stats, accumulated, state.step + 1)
         return new_state, loss, correct
 
-    def train_step(
-        self,
-        state: TrainState,
-        batch: DenseBatch,
-        labels: np.ndarray,
-        key: jax.Array,
-        noise: list[np.ndarray | None],
-    ):
+    def train_step(self, state: TrainState, batch: DeviceBatch, key: jax.Array):
         """One optimiser step; returns (state, loss, number of correct training decisions).
-        ``key`` draws the dropout masks; ``noise`` holds the stochastic firings' uniforms
-        (``GradientStack.draw_noise``)."""
-        return self._train_step(
-            state,
-            jnp.asarray(batch.counts),
-            jnp.asarray(batch.start),
-            jnp.asarray(labels),
-            key,
-            noise,
-        )
+        ``key`` draws the dropout masks."""
+        return self._train_step(state, batch.inputs, batch.start, batch.labels, key, batch.noise)
 
     # --- evaluation --------------------------------------------------------------------------
 
@@ -166,21 +151,50 @@ class GradientTrainer:
         return spikes, membrane, hidden
 
     def evaluate(
-        self, state: TrainState, batch: DenseBatch, key: jax.Array, rng: np.random.Generator
+        self, state: TrainState, batch: EventBatch, key: jax.Array, rng: np.random.Generator
     ) -> tuple[np.ndarray, ...]:
         """Readout spikes (n, N, T), readout membrane (n, N, T) and hidden-layer activity
         summed per sample (n, layers); the batch is padded to a full one (silent samples) to
         reuse one compilation."""
         size = self.protocol.test.batch_size
-        x, start = batch.counts, batch.start
-        count = len(x)
+        count, steps, channels = batch.shape
+        start = batch.start
         if count < size:
-            x = np.concatenate([x, np.zeros((size - count, *x.shape[1:]), x.dtype)])
             start = np.concatenate(
                 [start, np.full(size - count, start.max(initial=0), start.dtype)]
             )
-        noise = self.stack.draw_noise(rng, *x.shape[:2])
+            batch = batch._replace(shape=(size, steps, channels))
+        noise = self.stack.draw_noise(rng, size, steps)
         spikes, membrane, hidden = self._evaluate(
-            state.params, state.batch_stats, jnp.asarray(x), jnp.asarray(start), key, noise
+            state.params, state.batch_stats, sparse_input(batch), jnp.asarray(start), key, noise
         )
         return np.asarray(spikes[:count]), np.asarray(membrane[:count]), np.asarray(hidden[:count])
+
+
+class DeviceBatch(NamedTuple):
+    """A training batch on JAX's device: its input events, start (batch,), labels (batch,)
+    and the stochastic firings' uniforms (``GradientStack.draw_noise``), per layer or None."""
+
+    inputs: SparseInput
+    start: jax.Array
+    labels: jax.Array
+    noise: list[jax.Array | None]
+
+
+def device_batch(
+    batch: EventBatch, labels: np.ndarray, noise: list[np.ndarray | None]
+) -> DeviceBatch:
+    """Copy a batch to JAX's device (done on the prefetch thread, off the training loop)."""
+    return DeviceBatch(
+        sparse_input(batch),
+        jnp.asarray(batch.start),
+        jnp.asarray(labels),
+        [None if uniforms is None else jnp.asarray(uniforms) for uniforms in noise],
+    )
+
+
+def sparse_input(batch: EventBatch) -> SparseInput:
+    """An EventBatch's arrays on JAX's device."""
+    return SparseInput(
+        jnp.asarray(batch.rows), jnp.asarray(batch.units), jnp.asarray(batch.counts), batch.shape
+    )
