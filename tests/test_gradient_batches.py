@@ -296,3 +296,34 @@ def test_the_stack_gives_the_same_outputs_and_gradients_from_events_as_from_dens
     ):
         np.testing.assert_allclose(sparse_leaf, dense_leaf, rtol=1e-4, atol=1e-6)
     assert float(jnp.abs(dense_grads["layers"][0]["weight"]).max()) > 0
+
+
+@pytest.mark.parametrize("chunk", [8192, 256, 3])
+def test_the_sparse_projection_equals_the_dense_product_in_any_chunking(monkeypatch, chunk):
+    """1,100 events in a capacity of 1,280: one chunk, five of 256, or chunks of 1 (gcd with
+    3); the weight gradient too."""
+    from brainsnn.gradient import network
+
+    monkeypatch.setattr(network, "EVENT_CHUNK", chunk)
+    rng = np.random.default_rng(5)
+    shape = (3, 40, 30)
+    cells = np.sort(rng.choice(np.prod(shape), 1100, replace=False))
+    counts = rng.integers(1, 4, len(cells)).astype(np.float32)
+    dense = np.zeros(np.prod(shape), np.float32)
+    dense[cells] = counts
+    dense = jnp.asarray(dense.reshape(shape))
+    capacity = event_capacity(len(cells))
+    assert capacity == 1280
+    pad = capacity - len(cells)
+    events = network.SparseInput(
+        jnp.asarray(np.pad(cells // shape[2], (0, pad), constant_values=shape[0] * shape[1] - 1)),
+        jnp.asarray(np.pad(cells % shape[2], (0, pad))),
+        jnp.asarray(np.pad(counts, (0, pad))),
+        shape,
+    )
+    weight = jnp.asarray(rng.normal(size=(shape[2], 7)).astype(np.float32))
+    cotangent = jnp.asarray(rng.normal(size=(*shape[:2], 7)).astype(np.float32))
+    np.testing.assert_allclose(events.project(weight), dense @ weight, rtol=1e-5, atol=1e-5)
+    sparse_grad = jax.grad(lambda w: (events.project(w) * cotangent).sum())(weight)
+    dense_grad = jax.grad(lambda w: ((dense @ w) * cotangent).sum())(weight)
+    np.testing.assert_allclose(sparse_grad, dense_grad, rtol=1e-5, atol=1e-5)

@@ -8,6 +8,7 @@ variance).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import partial
 
@@ -20,6 +21,8 @@ from brainsnn.gradient.neurons import NeuronLayer
 from brainsnn.gradient.protocol import GradientNetwork, LayerSection
 
 BN_MOMENTUM = 0.1
+#: Events per step of ``SparseInput.project``'s loop (at most; a divisor of the event count).
+EVENT_CHUNK = 8192
 BN_EPS = 1e-5
 
 
@@ -51,14 +54,22 @@ class SparseInput:
 
     def project(self, weight: jax.Array) -> jax.Array:
         """counts @ weight (batch, steps, out) as a sum of weight rows per event, without the
-        dense counts (a spike file's bins are ~1 % full)."""
+        dense counts (a spike file's bins are ~1 % full).
+
+        A loop over chunks of events: each gathers its weight rows and adds them to its rows
+        of the output in place. On CPU this is several times faster, forward and backward,
+        than one gather of every event's row, which writes and reads an (events, out) array."""
         batch, steps, _ = self.shape
-        current = jax.ops.segment_sum(
-            weight[self.units] * self.counts[:, None],
-            self.rows,
-            num_segments=batch * steps,
-            indices_are_sorted=True,
-        )
+        chunk = math.gcd(self.rows.shape[0], EVENT_CHUNK)
+
+        def add(current, events):
+            rows, units, counts = events
+            added = current.at[rows].add(weight[units] * counts[:, None], indices_are_sorted=True)
+            return added, None
+
+        chunks = tuple(a.reshape(-1, chunk) for a in (self.rows, self.units, self.counts))
+        initial = jnp.zeros((batch * steps, weight.shape[1]), weight.dtype)
+        current, _ = jax.lax.scan(add, initial, chunks)
         return current.reshape(batch, steps, weight.shape[1])
 
 
