@@ -71,14 +71,10 @@ class EventBatch(NamedTuple):
 
 
 def event_capacity(count: int) -> int:
-    """The padded length of ``count`` events: the smallest 2^k * (1, 1.25, 1.5 or 1.75), at
-    least 1,024, that holds them (at most 25 % padding)."""
-    power = 1024
-    while True:
-        for quarters in (4, 5, 6, 7):
-            if count <= power * quarters // 4:
-                return power * quarters // 4
-        power *= 2
+    """The padded length of ``count`` events: the next power of two, at least 1,024. One size
+    per doubling keeps the compilations few (each is seconds; the padding's zero counts cost
+    little in ``SparseInput.project``)."""
+    return max(1024, 1 << (max(count, 1) - 1).bit_length())
 
 
 def _padded(values: np.ndarray, size: int, fill: float, dtype) -> np.ndarray:
