@@ -13,7 +13,7 @@ from brainsnn.gradient.modelfile import Firing
 
 
 class GradientData(Section):
-    """Spike files in SHD's HDF5 layout, binned into dense (steps, channels) counts."""
+    """Spike files in SHD's HDF5 layout, binned into (steps, channels) counts per batch."""
 
     train: str = Field(description="training file (SHD layout, e.g. shd_train.h5)")
     test: str = Field(description="test file (SHD layout, e.g. shd_test.h5)")
