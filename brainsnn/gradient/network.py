@@ -21,9 +21,9 @@ from brainsnn.gradient.neurons import NeuronLayer
 from brainsnn.gradient.protocol import GradientNetwork, LayerSection
 
 BN_MOMENTUM = 0.1
+BN_EPS = 1e-5
 #: Events per step of ``SparseInput.project``'s loop (at most; a divisor of the event count).
 EVENT_CHUNK = 8192
-BN_EPS = 1e-5
 
 
 @dataclass
@@ -239,9 +239,7 @@ class GradientStack:
         for group in self.groups:
             first, last = group[0], group[-1]
             entry = params["layers"][first]
-            current = project(activity, entry["weight"])
-            if self.sections[first].bias:
-                current = current + entry["bias"]
+            current = self._weighted(params, first, activity)
             stats = batch_stats[first]
             if self.sections[first].batch_norm:
                 current, stats = self._batch_norm(current, entry, stats, train, valid)
@@ -269,6 +267,13 @@ class GradientStack:
             )
             activity = self._dropout(activities[-1], last, masks)
         return Forward(hidden, activity, membrane, new_stats, valid)
+
+    def _weighted(self, params: dict, index: int, activity: jax.Array | SparseInput) -> jax.Array:
+        """Layer ``index``'s input current: the previous activity (..., in), dense or sparse,
+        through its weights (in, out), plus its bias where it has one."""
+        entry = params["layers"][index]
+        current = project(activity, entry["weight"])
+        return current + entry["bias"] if self.sections[index].bias else current
 
     def _dropout(self, activity: jax.Array, index: int, masks: list[jax.Array | None]) -> jax.Array:
         """Layer ``index``'s activity, (batch, T, size) or one step's (batch, size), through its
@@ -309,11 +314,7 @@ class GradientStack:
                 if position:
                     previous = group[position - 1]
                     spikes = self._dropout(activities[-1], previous, masks)
-                    entry = params["layers"][index]
-                    x_t = spikes @ entry["weight"]
-                    if self.sections[index].bias:
-                        x_t = x_t + entry["bias"]
-                    x_t = x_t * live
+                    x_t = self._weighted(params, index, spikes) * live
                 state, activity, membrane = self.layers[index].step(
                     carry[position], x_t, live, values[position]
                 )
