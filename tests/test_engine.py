@@ -124,6 +124,34 @@ def test_padding_samples_never_learn(tiny_backends, tiny_layout, rng):
     np.testing.assert_array_equal(result.state[THETA_TRAIN], state[THETA_TRAIN])
 
 
+@pytest.mark.parametrize("device", ["runtime", "cpp"])
+def test_a_short_chunk_ends_after_its_last_sample(device, tiny_backends, tiny_layout, rng):
+    """A chunk of 5 samples in a 12-sample build stops simulating after its 5th sample, with
+    the records and learned state of a run through all 12 windows (the padding as trained)."""
+    backend = tiny_backends[device]
+    full = random_chunk(tiny_layout, rng)
+    full.input_steps[5:] = tiny_layout.n_input_steps  # as the trainer pads: silent, unlabelled
+    full.labels[5:] = -1
+    short = ChunkInput(full.input_steps, full.labels, 5)
+    _, _, state = fresh_state(tiny_layout, rng)
+    records = {}
+    for chunk in (full, short):
+        net = backend.runner.run(
+            lambda net, chunk=chunk: backend.chunk_values(net, chunk, state, PARAMS, True, True)
+        )
+        records[chunk.n_valid] = len(net.monitors["layer"].t[:])  # one per simulated window
+        result = backend._read(net, chunk, True, False)
+        if chunk is full:
+            expected = result
+    assert records == {12: 12, 5: 5}
+    np.testing.assert_array_equal(result.prediction, expected.prediction[:5])
+    np.testing.assert_array_equal(result.first_spike_time, expected.first_spike_time[:5])
+    np.testing.assert_array_equal(result.potential, expected.potential[:5])
+    for key, value in expected.state.items():
+        np.testing.assert_array_equal(result.state[key], value)
+    assert not np.array_equal(result.state[W], state[W])  # it learned from the 5 samples
+
+
 def test_runtime_and_cpp_agree_over_chunks(tiny_backends, tiny_layout):
     """Three consecutive training chunks with state handed over: identical on both devices."""
     finals = {}

@@ -23,6 +23,8 @@ class Device:
     compile: Callable[[object, object], None] | None = None
     #: what ``brainsnn doctor`` says about this device here: [(what, finding), ...]
     report: Callable[[], list[tuple[str, str]]] = lambda: []
+    #: generated code can end a run early (brainsnn.engine.chunk_end): padding is skipped
+    ends_chunks_early: bool = False
 
 
 _DEVICES: dict[str, Device] = {}
@@ -89,6 +91,21 @@ def describe_devices() -> str:
 
 # The built-in devices (cuda registers itself from brainsnn.devices.cuda).
 register_device(
-    Device("runtime", "runtime", "runtime (NumPy code generation; debugging, slow)", False)
+    Device(
+        "runtime",
+        "runtime",
+        "runtime (NumPy code generation; debugging, slow)",
+        False,
+        ends_chunks_early=True,
+    )
 )
-register_device(Device("cpp", "cpp_standalone", "cpp (compiled C++)", True, report=_cpp_report))
+register_device(
+    Device(
+        "cpp",
+        "cpp_standalone",
+        "cpp (compiled C++)",
+        True,
+        report=_cpp_report,
+        ends_chunks_early=True,
+    )
+)

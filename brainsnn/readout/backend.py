@@ -156,6 +156,8 @@ class Backend:
             )
             values += net.input_spikes.assignments(indices, steps)
         values.append((groups["outputs"], "record_outputs", float(record_outputs)))
+        if net.ends_chunks_early:  # no padding windows after the chunk's samples
+            values.append((groups["layer"], "chunk_windows", -(-chunk.n_valid // layout.lanes)))
         if self.layout.trace_variables:
             neurons, samples = trace or ([], 0)
             samples = min(samples, chunk.n_valid)

@@ -14,6 +14,12 @@ import numpy as np
 
 from brainsnn.core.modellib import STAGES, ComposedGroup, check_roles
 from brainsnn.engine.check import check_assignments
+from brainsnn.engine.chunk_end import (
+    CHUNK_END_EQUATIONS,
+    END_CHUNK_CODE,
+    end_chunk_function,
+    ends_chunks_early,
+)
 from brainsnn.engine.groups import (
     link_layer_variables,
     parameter_equations,
@@ -83,15 +89,16 @@ class ReadoutNetwork:
     seed_variable: tuple[b2.Group, str] | None = None  # deterministic: no random numbers
     input_spikes: ChunkSpikes | None = None  # event-driven inputs (spike_steps: input_steps)
     step_times: b2.TimedArray | None = None  # exact time grid: (windows x steps, lanes) times
+    ends_chunks_early: bool = False  # the layer ends the run after the chunk's last sample
 
 
-def _equations(role: str, group: ComposedGroup, layout: ReadoutLayout) -> str:
+def _equations(role: str, group: ComposedGroup, layout: ReadoutLayout, end: bool) -> str:
     clock = CLOCK_EQUATIONS + SAMPLE_TIME[layout.exact_times]
     traces = TRACE_EQUATIONS if layout.trace_variables else ""
     engine = {
         "inputs": clock + INPUT_STEP + INPUT_TIME[layout.exact_times],
         "outputs": clock + OUTPUT_EQUATIONS + traces,
-        "layer": clock + LAYER_EQUATIONS,
+        "layer": clock + LAYER_EQUATIONS + (CHUNK_END_EQUATIONS if end else ""),
     }[role]
     return engine + "\n".join(group.equations) + "\n" + parameter_equations(group)
 
@@ -121,18 +128,22 @@ def _neuron_group(
     group: ComposedGroup,
     extra_stages: set[str],
     clock: b2.Clock,
+    end: bool = False,
 ) -> b2.NeuronGroup:
+    """A population of ``size`` per lane; ``end``: its sample_start ends the chunk's run at
+    the first window without samples (the layer's, see brainsnn.engine.chunk_end)."""
     events = _stage_events(role, layout, group, extra_stages)
     codes = {stage: list(group.codes.get(stage, [])) for stage in events}
     events.setdefault("sample_start", "sample_step == 0")
-    codes["sample_start"] = [SAMPLE_START_LOAD[role], *group.codes.get("sample_start", [])]
+    load = [SAMPLE_START_LOAD[role], *([END_CHUNK_CODE] if end else [])]
+    codes["sample_start"] = [*load, *group.codes.get("sample_start", [])]
     kwargs = {}
     if group.threshold is not None:
         kwargs["threshold"] = group.threshold
         kwargs["reset"] = "\n".join(group.reset)
     neurons = b2.NeuronGroup(
         size * layout.lanes,
-        _equations(role, group, layout),
+        _equations(role, group, layout, end),
         events=events,
         clock=clock,
         method=group.method,
@@ -221,6 +232,7 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
     if layout.exact_times:
         times = np.ones((windows * steps, lanes))
         step_times = b2.TimedArray(times, dt=clock.dt, name="step_times")
+    end = ends_chunks_early()
     pathway_stages = {
         stage
         for role in ("lateral", "report_link", "feedforward")
@@ -233,7 +245,7 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
         "outputs": _neuron_group(
             "outputs", layout.n_outputs, layout, composed["outputs"], pathway_stages, clock
         ),
-        "layer": _neuron_group("layer", 1, layout, composed["layer"], set(), clock),
+        "layer": _neuron_group("layer", 1, layout, composed["layer"], set(), clock, end),
     }
     input_spikes = None
     spike_source = groups["inputs"]
@@ -262,6 +274,8 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
     output_lane = layout.lane_of(len(outputs))
     outputs.lane = output_lane
     groups["layer"].lane = np.arange(lanes)
+    if end:
+        groups["layer"].chunk_windows = windows  # a chunk not told otherwise runs them all
     groups["inputs"].lane = layout.lane_of(len(groups["inputs"]))
     link_layer_variables(
         outputs, groups["layer"], "\n".join(composed["outputs"].equations), output_lane
@@ -297,6 +311,8 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
     }
     if step_times is not None:
         namespace["step_times"] = step_times
+    if end:
+        namespace["end_chunk"] = end_chunk_function()
     extra = [input_spikes] if input_spikes is not None else []
     network = b2.Network(*groups.values(), *extra, *monitors.values(), name="readout")
     return ReadoutNetwork(
@@ -313,4 +329,5 @@ def build_network(layout: ReadoutLayout, composed: dict[str, ComposedGroup]) -> 
         },
         input_spikes=input_spikes,
         step_times=step_times,
+        ends_chunks_early=end,
     )
