@@ -151,7 +151,10 @@ def test_a_batch_at_the_end_of_a_longer_frame_equals_the_batch_alone():
 
     np.testing.assert_allclose(float(loss_p), float(loss_a), rtol=1e-5)
     for a, p in zip(jax.tree.leaves(grad_a), jax.tree.leaves(grad_p), strict=True):
-        np.testing.assert_allclose(p, a, rtol=2e-4, atol=1e-6)
+        # float32 FFTs of 25 and 60 steps round differently, by a fraction of the array's
+        # largest element rather than of each element (jax 0.12.1: 1.6e-5 on an element of 0.036)
+        scale = max(float(np.abs(a).max()), 0.01)  # leaves that are zero up to rounding: 1e-6
+        np.testing.assert_allclose(p, a, rtol=2e-4, atol=1e-4 * scale)
     (hidden_a, membrane_a, stats_a), (hidden_p, membrane_p, stats_p) = fwd_a, fwd_p
     for a, p in zip(hidden_a, hidden_p, strict=True):
         np.testing.assert_array_equal(p[:, 35:], a)
